@@ -1,0 +1,195 @@
+"""The Pyo renderer: ``render(patch, sr, n_samples) -> float32 mono``, a pure function.
+
+One Pyo server per process (``audio="manual"``, no sound card), booted on first
+use and rebooted only when the sample rate changes.  Every render builds a fresh
+graph, records it into a table in RAM (no file per render) and returns a copy.
+Noise comes from a seeded table instead of Pyo's ``Noise``, so identical patches
+give bit-identical audio, noise included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from synth.voices import OSC_TYPES, get_voice
+
+__all__ = ["render", "Renderer", "RenderContext", "get_renderer", "import_pyo", "NOISE_SEED", "BUFFER_SIZE"]
+
+NOISE_SEED = 20240601
+"""Seed of the white-noise table shared by every render (same noise, every time)."""
+
+BUFFER_SIZE = 256
+"""Pyo block size in samples."""
+
+WAVETABLE_SIZE = 8192
+"""Samples per oscillator wavetable cycle."""
+
+MAX_HARMONICS = 512
+"""Cap on the number of partials of a band-limited wavetable."""
+
+
+def import_pyo() -> Any:
+    """Import Pyo without its GUI-toolkit notice on stdout."""
+    os.environ.setdefault("PYO_GUI_WX", "0")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        import pyo  # noqa: PLC0415 - deferred: importing pyo is slow and chatty
+    return pyo
+
+
+def _harmonic_amplitudes(osc_type: str, n_harmonics: int) -> np.ndarray:
+    """Sine-phase Fourier amplitudes of a band-limited waveform.
+
+    Returns
+    -------
+    ndarray, shape (n_harmonics + 1,)
+        Amplitude of harmonic ``k`` at index ``k`` (index 0, DC, is 0).
+    """
+    k = np.arange(n_harmonics + 1, dtype=float)
+    a = np.zeros(n_harmonics + 1)
+    if osc_type == "sine":
+        a[1] = 1.0
+    elif osc_type == "saw":
+        a[1:] = (2.0 / np.pi) * (-1.0) ** (k[1:] + 1) / k[1:]
+    elif osc_type == "square":
+        odd = (k % 2 == 1)
+        a[odd] = (4.0 / np.pi) / k[odd]
+    elif osc_type == "triangle":
+        odd = (k % 2 == 1)
+        a[odd] = (8.0 / np.pi**2) * (-1.0) ** ((k[odd] - 1) / 2) / k[odd] ** 2
+    else:
+        raise ValueError(f"unknown oscillator type {osc_type!r} (expected one of {OSC_TYPES})")
+    return a
+
+
+def wavetable_samples(osc_type: str, n_harmonics: int, size: int = WAVETABLE_SIZE) -> np.ndarray:
+    """One cycle of a band-limited waveform, shape (size,), float64, peak about 1."""
+    a = _harmonic_amplitudes(osc_type, n_harmonics)
+    spectrum = np.zeros(size // 2 + 1, dtype=complex)
+    spectrum[: len(a)] = -0.5j * size * a
+    return np.fft.irfft(spectrum, n=size)
+
+
+class RenderContext:
+    """Per-server resources a voice may use: sample rate, cached tables.
+
+    Tables belong to the server that made them, so a context is discarded
+    whenever the server is rebooted.
+    """
+
+    def __init__(self, pyo: Any, sr: int) -> None:
+        self.pyo = pyo
+        self.sr = int(sr)
+        self._wavetables: dict[tuple[str, int], Any] = {}
+        self._noise: Any = None
+        self._records: dict[int, Any] = {}
+
+    def wavetable(self, osc_type: str, freq_hz: float) -> Any:
+        """Band-limited wavetable for ``osc_type`` at ``freq_hz`` (no partial above 0.45·sr)."""
+        n_harm = 1 if osc_type == "sine" else max(1, min(MAX_HARMONICS, int(0.45 * self.sr / max(freq_hz, 1.0))))
+        key = (osc_type, n_harm)
+        table = self._wavetables.get(key)
+        if table is None:
+            samples = wavetable_samples(osc_type, n_harm)
+            table = self.pyo.DataTable(size=len(samples), init=samples.tolist())
+            self._wavetables[key] = table
+        return table
+
+    def noise_table(self) -> Any:
+        """Seeded uniform white noise in [-1, 1], long enough not to repeat within 30 s."""
+        if self._noise is None:
+            n = 30 * self.sr
+            samples = np.random.default_rng(NOISE_SEED).uniform(-1.0, 1.0, n).astype(np.float32)
+            self._noise = self.pyo.DataTable(size=n)
+            np.asarray(self._noise.getBuffer())[:] = samples
+        return self._noise
+
+    def record_table(self, n_samples: int) -> Any:
+        """A reusable table of ``n_samples`` that the output is recorded into."""
+        table = self._records.get(n_samples)
+        if table is None:
+            table = self.pyo.DataTable(size=n_samples)
+            self._records[n_samples] = table
+        return table
+
+
+class Renderer:
+    """Owns this process's Pyo server and renders patches offline into memory."""
+
+    def __init__(self) -> None:
+        self._pyo: Any = None
+        self._server: Any = None
+        self._ctx: RenderContext | None = None
+
+    def _ensure_server(self, sr: int) -> RenderContext:
+        if self._ctx is not None and self._ctx.sr == sr:
+            return self._ctx
+        pyo = self._pyo = self._pyo or import_pyo()
+        if self._server is None:
+            self._server = pyo.Server(sr=sr, nchnls=1, buffersize=BUFFER_SIZE, duplex=0, audio="manual", winhost=None)
+            self._server.setVerbosity(0)
+            self._server.boot()
+        else:
+            self._ctx = None  # drop tables that belong to the old boot
+            self._server.shutdown()
+            self._server.setSamplingRate(sr)
+            self._server.boot()
+        self._server.start()
+        self._ctx = RenderContext(pyo, sr)
+        return self._ctx
+
+    def render(self, patch: Mapping[str, float | str], sr: int, n_samples: int, voice: str = "subtractive") -> np.ndarray:
+        """Render one note.
+
+        Parameters
+        ----------
+        patch : mapping
+            Parameter name -> physical value (choices by name), as decoded by the voice's space.
+        sr : int
+            Sample rate in Hz.
+        n_samples : int
+            Output length in samples.
+        voice : str
+            Registered voice name.
+
+        Returns
+        -------
+        ndarray, shape (n_samples,), float32
+            Mono audio; bit-identical for identical arguments.
+        """
+        if n_samples < 1:
+            raise ValueError("n_samples must be positive")
+        v = get_voice(voice)
+        ctx = self._ensure_server(int(sr))
+        record = ctx.record_table(int(n_samples))
+        out = v.build(ctx.pyo, patch, ctx)
+        rec = ctx.pyo.TableRec(out, table=record, fadetime=0).play()
+        for _ in range(math.ceil(n_samples / BUFFER_SIZE) + 1):
+            self._server.process()
+        audio = np.array(record.getBuffer(), dtype=np.float32, copy=True)
+        rec.stop()
+        out.stop()
+        for obj in getattr(out, "_matcher_keep", ()):
+            obj.stop()
+        return audio
+
+
+_RENDERER: Renderer | None = None
+
+
+def get_renderer() -> Renderer:
+    """This process's renderer (the one Pyo server per process)."""
+    global _RENDERER  # noqa: PLW0603 - the single allowed per-process server
+    if _RENDERER is None:
+        _RENDERER = Renderer()
+    return _RENDERER
+
+
+def render(patch: Mapping[str, float | str], sr: int, n_samples: int, voice: str = "subtractive") -> np.ndarray:
+    """Render ``patch`` with this process's server; see :meth:`Renderer.render`."""
+    return get_renderer().render(patch, sr, n_samples, voice)

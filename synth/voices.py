@@ -1,0 +1,117 @@
+"""Voice definitions: a named parameter space plus the Pyo graph that plays it.
+
+A new architecture (FM, two oscillators, ...) is a new :class:`Voice` added to
+:data:`VOICES`; the renderer, optimisers and CLI pick it up by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from synth.params import Param, ParamSpace
+
+__all__ = ["Voice", "VOICES", "get_voice", "SUBTRACTIVE", "OSC_TYPES", "FILTER_TYPES"]
+
+OSC_TYPES: tuple[str, ...] = ("sine", "saw", "square", "triangle")
+"""Oscillator choices, in the seed project's integer-code order."""
+
+FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass")
+"""Filter choices, in the seed project's integer-code order (also Pyo's Biquad ``type``)."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A synth architecture.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"subtractive"``.
+    space : ParamSpace
+        Its parameters with units and ranges.
+    build : callable
+        ``build(pyo_module, patch, ctx) -> PyoObject`` creates the graph for one
+        note and returns its (mono) output.  ``ctx`` is the renderer's
+        :class:`synth.render.RenderContext` (wavetables, noise table, sr).
+    doc : str
+        One-line description.
+    """
+
+    name: str
+    space: ParamSpace
+    build: Callable[[Any, Mapping[str, float | str], Any], Any]
+    doc: str = ""
+
+
+def _build_subtractive(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
+    """Oscillator + white noise -> biquad filter -> ADSR -> master volume."""
+    sr = ctx.sr
+    env = pyo.Adsr(
+        attack=float(patch["env_attack"]),
+        decay=float(patch["env_decay"]),
+        sustain=float(patch["env_sustain"]),
+        release=float(patch["env_release"]),
+        dur=float(patch["duree"]),
+        mul=float(patch["master_vol"]),
+    )
+    freq_hz = float(patch["osc_freq"])
+    table = ctx.wavetable(str(patch["osc_type"]), freq_hz)
+    osc = pyo.Osc(table=table, freq=freq_hz, mul=float(patch["osc_vol"]))
+    noise_table = ctx.noise_table()
+    noise = pyo.TableRead(noise_table, freq=noise_table.getRate(), loop=1, interp=1, mul=float(patch["noise_vol"]))
+    # Biquad is unstable at or above Nyquist: keep the cutoff strictly inside.
+    cutoff_hz = min(float(patch["filter_cutoff"]), 0.45 * sr)
+    filt = pyo.Biquad(
+        osc + noise,
+        freq=cutoff_hz,
+        q=float(patch["filter_res"]),
+        type=FILTER_TYPES.index(str(patch["filter_type"])),
+    )
+    out = filt * env
+    noise.play()
+    env.play()
+    # Keep every object referenced by the output so none is garbage collected mid-render.
+    out._matcher_keep = (env, osc, noise, filt)  # noqa: SLF001 - Pyo objects accept attributes
+    return out
+
+
+SUBTRACTIVE = Voice(
+    name="subtractive",
+    space=ParamSpace(
+        (
+            Param("duree", "s", 0.05, 8.0, "log", doc="note duration (ADSR total length)"),
+            Param("osc_freq", "Hz", 40.0, 2000.0, "log", doc="oscillator frequency"),
+            Param("osc_type", choices=OSC_TYPES, doc="oscillator waveform"),
+            Param("osc_vol", "", 0.0, 1.0, doc="oscillator level"),
+            Param("noise_vol", "", 0.0, 1.0, doc="white noise level"),
+            Param("filter_type", choices=FILTER_TYPES, doc="biquad filter type"),
+            Param("filter_cutoff", "Hz", 40.0, 10000.0, "log", doc="filter cutoff / centre frequency"),
+            Param("filter_res", "Q", 0.5, 12.0, "log", doc="filter resonance (quality factor)"),
+            Param("env_attack", "s", 0.002, 0.5, "log", doc="ADSR attack time"),
+            Param("env_decay", "s", 0.01, 0.8, "log", doc="ADSR decay time"),
+            Param("env_sustain", "", 0.0, 1.0, doc="ADSR sustain level"),
+            Param("env_release", "s", 0.01, 0.8, "log", doc="ADSR release time"),
+            Param("master_vol", "", 0.0, 1.0, doc="output level"),
+        )
+    ),
+    build=_build_subtractive,
+    doc="oscillator (sine/saw/square/triangle) + noise -> biquad (LP/HP/BP) -> ADSR -> master",
+)
+
+VOICES: dict[str, Voice] = {SUBTRACTIVE.name: SUBTRACTIVE}
+"""Registry of voices by name."""
+
+
+def get_voice(name: str) -> Voice:
+    """Look a voice up by name.
+
+    Raises
+    ------
+    KeyError
+        With the list of known voices in the message.
+    """
+    try:
+        return VOICES[name]
+    except KeyError:
+        raise KeyError(f"unknown voice {name!r} (known: {', '.join(VOICES)})") from None
