@@ -85,8 +85,9 @@ class RenderContext:
     def __init__(self, pyo: Any, sr: int) -> None:
         self.pyo = pyo
         self.sr = int(sr)
+        self.noise_seed = NOISE_SEED
         self._wavetables: dict[tuple[str, int], Any] = {}
-        self._noise: Any = None
+        self._noise: dict[int, Any] = {}
         self._records: dict[int, Any] = {}
 
     def wavetable(self, osc_type: str, freq_hz: float) -> Any:
@@ -102,12 +103,14 @@ class RenderContext:
 
     def noise_table(self) -> Any:
         """Seeded uniform white noise in [-1, 1], long enough not to repeat within 30 s."""
-        if self._noise is None:
+        table = self._noise.get(self.noise_seed)
+        if table is None:
             n = 30 * self.sr
-            samples = np.random.default_rng(NOISE_SEED).uniform(-1.0, 1.0, n).astype(np.float32)
-            self._noise = self.pyo.DataTable(size=n)
-            np.asarray(self._noise.getBuffer())[:] = samples
-        return self._noise
+            samples = np.random.default_rng(self.noise_seed).uniform(-1.0, 1.0, n).astype(np.float32)
+            table = self.pyo.DataTable(size=n)
+            np.asarray(table.getBuffer())[:] = samples
+            self._noise[self.noise_seed] = table
+        return table
 
     def record_table(self, n_samples: int) -> Any:
         """A reusable table of ``n_samples`` that the output is recorded into."""
@@ -143,7 +146,14 @@ class Renderer:
         self._ctx = RenderContext(pyo, sr)
         return self._ctx
 
-    def render(self, patch: Mapping[str, float | str], sr: int, n_samples: int, voice: str = "subtractive") -> np.ndarray:
+    def render(
+        self,
+        patch: Mapping[str, float | str],
+        sr: int,
+        n_samples: int,
+        voice: str = "subtractive",
+        noise_seed: int = NOISE_SEED,
+    ) -> np.ndarray:
         """Render one note.
 
         Parameters
@@ -156,6 +166,10 @@ class Renderer:
             Output length in samples.
         voice : str
             Registered voice name.
+        noise_seed : int
+            Seed of the noise realisation; the default is the one every search uses.
+            Another seed plays the same patch with different noise samples, as a
+            recording would.
 
         Returns
         -------
@@ -167,6 +181,7 @@ class Renderer:
         v = get_voice(voice)
         ctx = self._ensure_server(int(sr))
         record = ctx.record_table(int(n_samples))
+        ctx.noise_seed = int(noise_seed)
         out = v.build(ctx.pyo, patch, ctx)
         rec = ctx.pyo.TableRec(out, table=record, fadetime=0).play()
         for _ in range(math.ceil(n_samples / BUFFER_SIZE) + 1):
@@ -190,6 +205,12 @@ def get_renderer() -> Renderer:
     return _RENDERER
 
 
-def render(patch: Mapping[str, float | str], sr: int, n_samples: int, voice: str = "subtractive") -> np.ndarray:
+def render(
+    patch: Mapping[str, float | str],
+    sr: int,
+    n_samples: int,
+    voice: str = "subtractive",
+    noise_seed: int = NOISE_SEED,
+) -> np.ndarray:
     """Render ``patch`` with this process's server; see :meth:`Renderer.render`."""
-    return get_renderer().render(patch, sr, n_samples, voice)
+    return get_renderer().render(patch, sr, n_samples, voice, noise_seed)
