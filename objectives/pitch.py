@@ -38,6 +38,12 @@ _MAX_SECTION_S = 1.5
 _SECTION_DB = 20.0
 """Frames within this many dB of the loudest frame form the analysed section."""
 
+_SHORT_SECTION_S = 0.3
+"""Length of the second, shorter look at a note whose long spectrum is unclear, in seconds."""
+
+_RETRY_BELOW_SCORE = 0.7
+"""Best score under which the shorter section is analysed too."""
+
 _ZERO_PAD = 4
 """Zero-padding factor of the long FFT (finer grid for peak interpolation)."""
 
@@ -71,6 +77,9 @@ _MISSING_WEIGHT = 0.45
 
 _BELOW_WEIGHT = 0.1
 """Weight of the share of harmonics below the lowest explained one (all absent)."""
+
+_MAX_INHARMONICITY = 2e-3
+"""Largest stiff-string inharmonicity ``B`` fitted (piano bass strings are ~1e-4–1e-3)."""
 
 _MAX_CANDIDATES = 6
 """Length of :attr:`PitchEstimate.candidates`."""
@@ -136,7 +145,7 @@ def _to_mono(y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _loud_section(y: np.ndarray, sr: int) -> np.ndarray:
+def _loud_section(y: np.ndarray, sr: int, max_samples: int | None = None) -> np.ndarray:
     """The contiguous loud part of the note around its loudest frame.
 
     Parameters
@@ -144,11 +153,13 @@ def _loud_section(y: np.ndarray, sr: int) -> np.ndarray:
     y : ndarray, shape (n_samples,)
     sr : int
         Sample rate in Hz.
+    max_samples : int, optional
+        Longest section; default ``_MAX_SECTION_S`` seconds.
 
     Returns
     -------
     ndarray, shape (n_section,)
-        At most ``_MAX_SECTION_S`` seconds of ``y``.
+        At most ``max_samples`` samples of ``y``.
     """
     hop = 256
     if len(y) < 4 * hop:
@@ -163,7 +174,7 @@ def _loud_section(y: np.ndarray, sr: int) -> np.ndarray:
     stop = peak
     while stop < len(loud) - 1 and loud[stop + 1]:
         stop += 1
-    max_frames = int(_MAX_SECTION_S * sr / hop)
+    max_frames = max(1, int((max_samples or _MAX_SECTION_S * sr) / hop))
     if stop - start + 1 > max_frames:
         # Keep the most energetic window of max_frames frames.
         energy = np.convolve(rms[start : stop + 1] ** 2, np.ones(max_frames), mode="valid")
@@ -271,6 +282,58 @@ def _candidate_pool(partials: _Partials, fmin_hz: float, fmax_hz: float, extra_h
     return np.asarray(merged)
 
 
+def _harmonic_numbers(freq_hz: np.ndarray, f0_hz: float, inharmonicity: float) -> np.ndarray:
+    """Continuous harmonic numbers of partials under a stiff-string model.
+
+    Partial ``k`` of the model sits at ``k · f0 · sqrt(1 + B k²)``; ``B = 0`` is
+    a harmonic series.
+
+    Parameters
+    ----------
+    freq_hz : ndarray, shape (n,)
+    f0_hz : float
+    inharmonicity : float
+        ``B`` (dimensionless, >= 0).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
+    x = freq_hz / f0_hz
+    if inharmonicity <= 0.0:
+        return x
+    b = inharmonicity
+    return np.sqrt((np.sqrt(1.0 + 4.0 * b * x**2) - 1.0) / (2.0 * b))
+
+
+def _fit(freq_hz: np.ndarray, k: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Weighted least-squares fit of ``p_k = k f0 sqrt(1 + B k²)``.
+
+    ``B`` is fitted (and clipped to ``[0, _MAX_INHARMONICITY]``) only with three
+    or more distinct harmonic numbers; the higher partials weigh more (their
+    position divided by ``k`` is more precise).
+
+    Returns
+    -------
+    f0_hz : float
+    inharmonicity : float
+    """
+    b = 0.0
+    if len(np.unique(k)) >= 3:
+        # p² / k² = f0² + f0² B k²: a line in k².
+        xs, ys, ws = k**2, (freq_hz / k) ** 2, weight * k**2 + 1e-9
+        xm, ym = np.average(xs, weights=ws), np.average(ys, weights=ws)
+        var = np.average((xs - xm) ** 2, weights=ws)
+        if var > 0:
+            slope = np.average((xs - xm) * (ys - ym), weights=ws) / var
+            intercept = ym - slope * xm
+            if intercept > 0:
+                b = float(np.clip(slope / intercept, 0.0, _MAX_INHARMONICITY))
+    g = k * np.sqrt(1.0 + b * k**2)
+    w = weight + 1e-9
+    return float(np.sum(w * freq_hz * g) / np.sum(w * g**2)), b
+
+
 def _score(f0_hz: float, partials: _Partials) -> tuple[float, float, np.ndarray]:
     """Harmonic-sieve score of one candidate, refined.
 
@@ -283,41 +346,45 @@ def _score(f0_hz: float, partials: _Partials) -> tuple[float, float, np.ndarray]
     Returns
     -------
     score : float
-        Explained weight share minus ``_MISSING_WEIGHT`` × missing-partial share.
+        Explained weight share minus ``_MISSING_WEIGHT`` × missing-partial share
+        minus ``_BELOW_WEIGHT`` × share of absent harmonics below the lowest one.
+        ``-1`` when the candidate explains nothing.
     refined_hz : float
-        Least-squares fit of ``p ≈ h · f0`` on the explained partials.
+        Frequency of harmonic 1 of the fitted (possibly slightly stiff) series.
     explained : ndarray of bool, shape (n_peaks,)
     """
     f, w = partials.freq_hz, partials.weight
     total = w.sum()
-    refined = f0_hz
-    # Refine on the low harmonics first, so that a slightly-off candidate does
-    # not mis-number the high ones; the last pass uses every partial.
-    for h_max in (8.0, 32.0, np.inf, np.inf):
-        h = np.maximum(np.round(f / refined), 1.0)
-        tol_hz = np.maximum(_HARMONIC_TOL * refined, 0.75 * partials.resolution_hz)
-        explained = (np.abs(f - h * refined) <= tol_hz) & (f >= 0.97 * refined)
-        fit = explained & (h <= h_max)
+    f0, b = f0_hz, 0.0
+
+    def sieve(f0: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        kc = _harmonic_numbers(f, f0, b)
+        k = np.maximum(np.round(kc), 1.0)
+        tol = max(_HARMONIC_TOL, 0.75 * partials.resolution_hz / f0)
+        return k, (np.abs(kc - k) <= tol) & (kc >= 0.97)
+
+    # Refine on the low harmonics first, so that a slightly-off candidate (or a
+    # stiff string) does not mis-number the high ones; later passes use more.
+    for h_max in (4.0, 8.0, 16.0, 32.0, np.inf, np.inf):
+        k, explained = sieve(f0, b)
+        fit = explained & (k <= h_max)
         if not fit.any():
-            if np.isfinite(h_max):
-                continue
-            return -1.0, f0_hz, explained
-        hw = w[fit] * h[fit] ** 2 + 1e-9
-        refined = float(np.sum(hw * f[fit] / h[fit]) / np.sum(hw))
-    h = np.maximum(np.round(f / refined), 1.0)
-    explained = (np.abs(f - h * refined) <= tol_hz) & (f >= 0.97 * refined)
+            continue
+        f0, b = _fit(f[fit], k[fit], w[fit])
+        if h_max <= 4.0:
+            b = 0.0
+    k, explained = sieve(f0, b)
     if not explained.any():
         return -1.0, f0_hz, explained
     share = float(w[explained].sum() / total) if total > 0 else 0.0
     # Harmonics predicted between the lowest and highest explained partial.
-    h_exp = np.round(f[explained] / refined).astype(int)
-    h_lo, h_hi = h_exp.min(), h_exp.max()
-    n_pred = h_hi - h_lo + 1
-    n_missing = n_pred - len(np.unique(h_exp))
-    missing = n_missing / n_pred if n_pred > 0 else 0.0
+    k_exp = k[explained].astype(int)
+    k_lo, k_hi = k_exp.min(), k_exp.max()
+    n_pred = k_hi - k_lo + 1
+    missing = (n_pred - len(np.unique(k_exp))) / n_pred
     # Parsimony: a fundamental whose lowest harmonics are all absent is less likely.
-    below = (h_lo - 1) / h_hi
-    return share - _MISSING_WEIGHT * missing - _BELOW_WEIGHT * below, refined, explained
+    below = (k_lo - 1) / k_hi
+    return share - _MISSING_WEIGHT * missing - _BELOW_WEIGHT * below, f0 * np.sqrt(1.0 + b), explained
 
 
 def _yin_vote(y: np.ndarray, sr: int, fmin_hz: float, fmax_hz: float) -> float:
@@ -346,6 +413,42 @@ def _cepstrum_vote(spec_db: np.ndarray, bin_hz: float, fmin_hz: float, fmax_hz: 
     return sr / q
 
 
+def _analyse(section: np.ndarray, sr: int, fmin_hz: float, fmax_hz: float) -> list[tuple[float, float, float]]:
+    """Score every candidate fundamental of one section.
+
+    Parameters
+    ----------
+    section : ndarray, shape (n,)
+    sr : int
+        Sample rate in Hz.
+    fmin_hz, fmax_hz : float
+        Range of fundamentals considered, in Hz.
+
+    Returns
+    -------
+    list of (score, f0_hz, prominence_db)
+        Distinct candidates (more than 24 cents apart), best score first, with
+        the prominence of the strongest partial each explains; empty if none.
+    """
+    partials, spec_db, bin_hz = _spectrum_partials(section, sr, fmin_hz)
+    if len(partials.freq_hz) == 0:
+        return []
+    extra = [_yin_vote(section, sr, fmin_hz, fmax_hz), _cepstrum_vote(spec_db, bin_hz, fmin_hz, fmax_hz)]
+    scored: list[tuple[float, float, float]] = []
+    for cand in _candidate_pool(partials, fmin_hz, fmax_hz, extra):
+        score, refined, explained = _score(float(cand), partials)
+        if score <= -1.0 or not (fmin_hz <= refined <= fmax_hz):
+            continue
+        scored.append((score, refined, float(partials.prominence_db[explained].max())))
+    # Merge candidates that refined to the same f0; keep the higher score.
+    scored.sort(key=lambda t: -t[0])
+    unique: list[tuple[float, float, float]] = []
+    for score, f0, prom in scored:
+        if all(abs(np.log2(f0 / g)) > 0.02 for _, g, _ in unique):
+            unique.append((score, f0, prom))
+    return unique
+
+
 def estimate_pitch(y: np.ndarray, sr: int, fmin_hz: float = 30.0, fmax_hz: float = 4000.0) -> PitchEstimate:
     """Estimate the fundamental frequency of a one-shot note.
 
@@ -370,28 +473,16 @@ def estimate_pitch(y: np.ndarray, sr: int, fmin_hz: float = 30.0, fmax_hz: float
     if len(y) < 64 or not np.any(np.isfinite(y)) or np.max(np.abs(y)) == 0.0:
         return unvoiced
     section = _loud_section(y, sr)
-    partials, spec_db, bin_hz = _spectrum_partials(section, sr, fmin_hz)
-    if len(partials.freq_hz) == 0:
+    unique = _analyse(section, sr, fmin_hz, fmax_hz)
+    # A note whose pitch moves (vibrato, glide) smears the long spectrum: when
+    # the evidence is weak, look again at a shorter, steadier stretch.
+    short_n = int(_SHORT_SECTION_S * sr)
+    if (not unique or unique[0][0] < _RETRY_BELOW_SCORE) and len(section) > 2 * short_n:
+        short = _analyse(_loud_section(section, sr, short_n), sr, fmin_hz, fmax_hz)
+        if short and (not unique or short[0][0] > unique[0][0]):
+            unique = short
+    if not unique:
         return unvoiced
-    extra = [_yin_vote(section, sr, fmin_hz, fmax_hz), _cepstrum_vote(spec_db, bin_hz, fmin_hz, fmax_hz)]
-    pool = _candidate_pool(partials, fmin_hz, fmax_hz, extra)
-    if len(pool) == 0:
-        return unvoiced
-
-    scored: list[tuple[float, float, float]] = []  # (score, refined_hz, strongest explained prominence)
-    for cand in pool:
-        s, refined, explained = _score(float(cand), partials)
-        if s <= -1.0 or not (fmin_hz <= refined <= fmax_hz):
-            continue
-        scored.append((s, refined, float(partials.prominence_db[explained].max())))
-    if not scored:
-        return unvoiced
-    # Merge candidates that refined to the same f0; prefer the higher score.
-    scored.sort(key=lambda t: -t[0])
-    unique: list[tuple[float, float, float]] = []
-    for s, f, p in scored:
-        if all(abs(np.log2(f / g)) > 0.02 for _, g, _ in unique):
-            unique.append((s, f, p))
     best_score, best_hz, best_prom = unique[0]
 
     lo, hi = _VOICED_PROMINENCE_DB
