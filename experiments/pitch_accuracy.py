@@ -139,9 +139,11 @@ def _row(label: str, ts: list[Trial]) -> str:
     cand = np.mean([t.ours_in_candidates for t in ts])
     noisy = np.array([t.ours_cents for t in ts if t.noisy])
     clean = np.array([t.ours_cents for t in ts if not t.noisy])
+    skipped = bool(np.all(np.isnan(pyin)))
+    pyin_cols = f"{'-':>6} {'-':>8}" if skipped else f"{_pct(_acc(pyin))} {_med(pyin):>8.2f}"
     p95 = float(np.percentile(np.abs(np.nan_to_num(ours, nan=1e9)), 95))
     return (f"{label:<20} {len(ts):>4}  {_pct(_acc(ours))} {_med(ours):>8.3f} {p95:>8.2f} {cand:>7.1%}"
-            f"  {_pct(_acc(clean)):>7} {_pct(_acc(noisy)):>7}   {_pct(_acc(pyin))} {_med(pyin):>8.2f}")
+            f"  {_pct(_acc(clean)):>7} {_pct(_acc(noisy)):>7}   {pyin_cols}")
 
 
 def report(trials: list[Trial]) -> str:

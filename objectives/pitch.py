@@ -15,8 +15,12 @@ tracker:
    explains, minus a penalty for partials it predicts between the observed ones
    that are missing (so ``f/2`` loses to ``f`` and ``2f`` loses to ``f`` on an
    odd-harmonic square wave: spacing ``2f``, but harmonic numbers 3, 5, 7 of ``f``);
-4. a least-squares refinement of the winner on its explained partials
-   (``p_k ≈ h_k · f0``), so the higher partials set the precision.
+4. a least-squares refinement of every candidate on its explained partials
+   (``p_k ≈ k · f0 · sqrt(1 + B k²)``, ``B`` a small stiff-string
+   inharmonicity that stays 0 on our synth), so the higher partials set the
+   precision and piano-like recordings are numbered correctly;
+5. when the best score is weak (a pitch that moves: vibrato, glide), a second
+   look at the steadiest 0.3 s.
 
 A note without prominent partials (noise only) comes back ``voiced=False``.
 """
