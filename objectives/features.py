@@ -3,31 +3,36 @@
 The fitness runs once per candidate, right after a ~1 ms Pyo render, so its
 feature extraction must cost a fraction of that.  :class:`Featurizer` is built
 once for a given ``(sr, n_samples)`` and holds everything that does not depend
-on the audio: a zero-padded input buffer per resolution with its strided frame
-view, the periodic Hann window, mel filterbanks from :func:`librosa.filters.mel`
-and the Parseval weights that turn a power spectrum into a frame's mean square.
-A call then costs, per resolution: one copy, one window multiply, one batched
-real FFT (:func:`scipy.fft.rfft`, ``workers=1``), one squared magnitude, a sum
-over pooled frames and one small matrix product per band set, all float32,
-with no Python loop over frames.  Pooling is done on the power spectrum
-*before* the mel projection (the two are linear and commute), so a long pool
-makes the matrix product almost free.
+on the audio: a zero-padded input buffer per STFT resolution with its strided
+frame view (:func:`numpy.lib.stride_tricks.sliding_window_view`), the periodic
+Hann window and the mel filterbanks (:func:`librosa.filters.mel`).  A call then
+costs, per resolution: one copy, one window multiply, one batched real FFT
+(:func:`scipy.fft.rfft`, ``workers=1``), one in-place square, a sum over pooled
+frames and one small matrix product per band set, all float32, with no Python
+loop over frames.  Pooling is done on the power spectrum *before* the mel
+projection (the two are linear and commute), so a long pool makes the product
+almost free.  The RMS envelope comes from the waveform in one pass (squares
+summed per 128-sample hop, one 5-tap convolution): at a 5.8 ms hop that is far
+cheaper than the 256-point STFT that a Parseval envelope needs (an earlier
+version did exactly that, and the second FFT pass cost ~0.1 ms, half the budget).
 
 :func:`analyse` runs the same featurizer on the target, so a candidate
 identical to the target yields bit-identical features (distance exactly 0).
 
-Default resolutions (chosen by measurement, see ``experiments/noise_floor.py``
-and the module docstring of :mod:`objectives.distance`):
+Default terms (chosen by measurement, see ``experiments/noise_floor.py`` and
+:mod:`objectives.distance`), from one 1024-point STFT (hop 512, 46 ms window):
 
-* ``freq``: n_fft 1024 / hop 512 (46 ms window), power pooled over blocks of
-  up to 1 s, projected on 64 mel bands (``freq64``: harmonic positions, pitch)
-  and on 16 mel bands (``freq16``: the smooth spectral envelope, i.e. filter
-  cutoff and type).  A 2048-point STFT with 128 bands was measured too: twice
-  the FFT cost and worse noise robustness.
-* ``time``: n_fft 256 / hop 128 (11.6 ms window, 5.8 ms hop), 12 mel bands
-  pooled over 8 frames (46 ms) (``time12``: spectral change over the note),
-  and the RMS envelope per 5.8 ms frame, from the same power spectra, its mean
-  square smoothed by a 4-frame (23 ms) moving average.
+* ``fine``: 64 mel bands of the power pooled over blocks of up to 1 s (a
+  long-term average spectrum): harmonic positions, pitch;
+* ``coarse``: 16 mel bands of the same pooled power: the smooth spectral
+  envelope (filter cutoff and type), with little noise-realisation variance;
+* ``time``: 12 mel bands on every frame (23 ms hop): spectral change over the note;
+* ``envelope``: RMS of 256-sample frames every 128 samples (5.8 ms), mean
+  square smoothed over 4 hops (23 ms).
+
+Measured alternatives: a 2048-point STFT with 128 bands (twice the FFT cost,
+worse noise robustness); a second, 256-point STFT for time detail (+0.1 ms,
+no better in the noise test).
 """
 
 from __future__ import annotations
@@ -49,50 +54,55 @@ ENVELOPE_TERM = "envelope"
 
 @dataclass(frozen=True)
 class Resolution:
-    """One STFT resolution and what is read off its power spectra.
+    """One STFT resolution and the band sets read off its power spectra.
 
     Parameters
     ----------
     name : str
-        Short name; a band set's term is named ``f"{name}{n_mels}"``.
+        Short name, for reports.
     n_fft : int
         FFT and (periodic Hann) window length in samples.
     hop : int
         Hop between frames in samples.
     pool_s : float
         Duration in seconds of the blocks of consecutive frames whose power is
-        summed before the mel projection (rounded to whole frames, at least 1,
-        at most the number of frames).  Pooling averages the noise realisation
+        summed before the mel projection of the *pooled* band sets (rounded to
+        even blocks of whole frames).  Pooling averages the noise realisation
         out of the spectrum.
-    bands : tuple of (int, str)
-        Band sets: ``(n_mels, weight_name)``; ``weight_name`` is the field of
-        :class:`objectives.distance.FitnessWeights` that weights the term.
-    envelope : bool
-        Whether this resolution also yields the RMS envelope (per frame, not
-        pooled).  Exactly one resolution should.
-    envelope_smooth : int
-        Length in frames of the moving average applied to the frame mean
-        square (1: none).  Averages the noise realisation out of the envelope.
+    bands : tuple of (str, int, str, bool)
+        Band sets ``(term_name, n_mels, weight_name, pooled)``: the term's name,
+        its number of Slaney mel bands (0 Hz to sr/2), the field of
+        :class:`objectives.distance.FitnessWeights` that weights it, and
+        whether it is computed on pooled blocks or on every frame.
     """
 
     name: str
     n_fft: int
     hop: int
     pool_s: float
-    bands: tuple[tuple[int, str], ...]
-    envelope: bool = False
-    envelope_smooth: int = 1
+    bands: tuple[tuple[str, int, str, bool], ...]
 
     def pool_frames(self, sr: int) -> int:
-        """Pool size in frames at sample rate ``sr`` (before capping at the frame count)."""
+        """Pool size in frames at sample rate ``sr`` (before fitting to the frame count)."""
         return max(1, int(round(self.pool_s * sr / self.hop)))
 
 
 DEFAULT_RESOLUTIONS: tuple[Resolution, ...] = (
-    Resolution("freq", n_fft=1024, hop=512, pool_s=1.0, bands=((64, "spectral"), (16, "coarse"))),
-    Resolution("time", n_fft=256, hop=128, pool_s=8 * 128 / 22050, bands=((12, "time"),), envelope=True, envelope_smooth=4),
+    Resolution(
+        "stft1024",
+        n_fft=1024,
+        hop=512,
+        pool_s=1.0,
+        bands=(("fine", 64, "spectral", True), ("coarse", 16, "coarse", True), ("time", 12, "time", False)),
+    ),
 )
 """The resolutions :func:`analyse` uses unless told otherwise."""
+
+ENVELOPE_HOP_S = 128 / 22050
+"""Hop of the RMS envelope in seconds (128 samples at 22.05 kHz, 5.8 ms); frames are two hops long."""
+
+ENVELOPE_SMOOTH = 4
+"""Frames of the moving average over the envelope's mean square (23 ms at the default hop)."""
 
 
 class _Plan:
@@ -103,10 +113,10 @@ class _Plan:
 
         self.res = res
         n_fft, hop = res.n_fft, res.hop
-        self.n_env = 1 + n_samples // hop  # librosa's frame count with center=True
+        self.n_real = 1 + n_samples // hop  # librosa's frame count with center=True
         # Even blocks close to pool_s: a 44-frame note with a 43-frame pool is one block of 44.
-        self.n_blocks = max(1, int(round(self.n_env / res.pool_frames(sr))))
-        self.pool = -(-self.n_env // self.n_blocks)
+        self.n_blocks = max(1, int(round(self.n_real / res.pool_frames(sr))))
+        self.pool = -(-self.n_real // self.n_blocks)
         n_frames = self.n_blocks * self.pool
         self.offset = n_fft // 2  # centred frames, zero padded at both ends
         self.buf = np.zeros((n_frames - 1) * hop + n_fft, dtype=np.float32)
@@ -114,25 +124,15 @@ class _Plan:
         self.frames = sliding_window_view(self.buf, n_fft)[::hop]  # (n_frames, n_fft), a view
         self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa
         self.windowed = np.empty((n_frames, n_fft), dtype=np.float32)
-        n_bins = n_fft // 2 + 1
         # The spectrum is squared in its interleaved (re, im) float32 view and projected
         # without first adding re² + im²: each weight row is repeated for re and im.
         self.mels = [
             np.ascontiguousarray(np.repeat(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T, 2, axis=0), dtype=np.float32)
-            for n_mels, _ in res.bands
+            for _, n_mels, _, _ in res.bands
         ]  # each (2 * n_bins, n_mels)
-        self.term_names = [f"{res.name}{n_mels}" for n_mels, _ in res.bands]
-        self.weight_names = [w for _, w in res.bands]
-        if res.envelope:
-            # Parseval: sum_n (w x)^2 = (|X_0|^2 + 2 sum_k |X_k|^2 + |X_N/2|^2) / N; divided by
-            # sum w^2 it is the window-weighted mean square of the frame (amplitude^2).
-            parseval = np.full(n_bins, 2.0)
-            parseval[0] = parseval[-1] = 1.0
-            parseval /= n_fft * float(np.sum(self.window.astype(np.float64) ** 2))
-            self.parseval = np.repeat(parseval, 2).astype(np.float32)  # (2 * n_bins,)
-            self.smooth = np.full(res.envelope_smooth, 1.0 / res.envelope_smooth, dtype=np.float32)
-            self.term_names.append(ENVELOPE_TERM)
-            self.weight_names.append(ENVELOPE_TERM)
+        self.pooled = [pooled for *_, pooled in res.bands]
+        self.term_names = [t for t, *_ in res.bands]
+        self.weight_names = [w for _, _, w, _ in res.bands]
 
     def __call__(self, y: np.ndarray, out: list) -> None:
         n = min(self.n_copy, y.shape[0])
@@ -143,12 +143,39 @@ class _Plan:
         spec = scipy.fft.rfft(self.windowed, axis=1, workers=1)  # complex64, (n_frames, n_bins)
         sq = spec.view(np.float32)  # (n_frames, 2 * n_bins): re, im interleaved
         np.square(sq, out=sq)  # re², im²
-        pooled = sq if self.pool == 1 else sq.reshape(self.n_blocks, self.pool, -1).sum(axis=1)
-        for mel in self.mels:
+        pooled = None
+        for mel, use_pool in zip(self.mels, self.pooled):
+            if not use_pool:
+                out.append(sq[: self.n_real] @ mel)
+                continue
+            if pooled is None:
+                pooled = sq if self.pool == 1 else sq.reshape(self.n_blocks, self.pool, -1).sum(axis=1)
             out.append(pooled @ mel)
-        if self.res.envelope:
-            env = sq[: self.n_env] @ self.parseval
-            out.append(env if self.smooth.shape[0] == 1 else np.convolve(env, self.smooth, mode="same"))
+
+
+class _Envelope:
+    """Frame mean square from the waveform: squares summed per hop, then one small convolution.
+
+    A frame is two hops (rectangular), the frames are averaged over
+    ``smooth`` consecutive hops: the kernel is box(2) * box(smooth) / (2 hop smooth).
+    This costs one pass over the samples, far less than an STFT at a 5.8 ms hop.
+    """
+
+    def __init__(self, sr: int, n_samples: int, hop_s: float, smooth: int) -> None:
+        self.hop = max(1, int(round(hop_s * sr)))
+        self.n_hops = -(-n_samples // self.hop)
+        self.n_samples = n_samples
+        self.buf = np.zeros(self.n_hops * self.hop, dtype=np.float32)
+        kernel = np.convolve(np.ones(2), np.ones(max(1, smooth))) / (2 * self.hop * max(1, smooth))
+        self.kernel = kernel.astype(np.float32)
+
+    def __call__(self, y: np.ndarray, out: list) -> None:
+        n = min(self.n_samples, y.shape[0])
+        np.square(y[:n], out=self.buf[:n])
+        if n < self.n_samples:
+            self.buf[n : self.n_samples] = 0.0
+        sums = self.buf.reshape(self.n_hops, self.hop).sum(axis=1)
+        out.append(np.convolve(sums, self.kernel, mode="same"))
 
 
 class Featurizer:
@@ -166,35 +193,47 @@ class Featurizer:
         input is truncated.
     resolutions : tuple of Resolution
         The STFT resolutions.
+    envelope_hop_s : float
+        Hop of the RMS envelope in seconds.
+    envelope_smooth : int
+        Length, in hops, of the moving average over the envelope's mean square.
 
     Attributes
     ----------
     term_names : tuple of str
         Names of the arrays :meth:`powers` returns, in order (e.g.
-        ``("freq64", "freq16", "time12", "envelope")``).
+        ``("fine", "coarse", "time", "envelope")``).
     weight_names : tuple of str
         For each term, the :class:`~objectives.distance.FitnessWeights` field weighting it.
     """
 
-    def __init__(self, sr: int, n_samples: int, resolutions: tuple[Resolution, ...] = DEFAULT_RESOLUTIONS) -> None:
+    def __init__(
+        self,
+        sr: int,
+        n_samples: int,
+        resolutions: tuple[Resolution, ...] = DEFAULT_RESOLUTIONS,
+        envelope_hop_s: float = ENVELOPE_HOP_S,
+        envelope_smooth: int = ENVELOPE_SMOOTH,
+    ) -> None:
         if n_samples < 1:
             raise ValueError("n_samples must be positive")
-        if sum(r.envelope for r in resolutions) != 1:
-            raise ValueError("exactly one resolution must yield the envelope")
         self.sr = int(sr)
         self.n_samples = int(n_samples)
         self.resolutions = tuple(resolutions)
+        self._config = (self.sr, self.n_samples, self.resolutions, float(envelope_hop_s), int(envelope_smooth))
         self._plans = [_Plan(r, self.sr, self.n_samples) for r in self.resolutions]
-        self.term_names = tuple(n for p in self._plans for n in p.term_names)
-        self.weight_names = tuple(n for p in self._plans for n in p.weight_names)
-        env_plan = next(p for p in self._plans if p.res.envelope)
-        self.envelope_hop_s = env_plan.res.hop / self.sr
+        self._plans.append(_Envelope(self.sr, self.n_samples, envelope_hop_s, envelope_smooth))
+        self.term_names = tuple(n for p in self._plans[:-1] for n in p.term_names) + (ENVELOPE_TERM,)
+        self.weight_names = tuple(n for p in self._plans[:-1] for n in p.weight_names) + (ENVELOPE_TERM,)
+        if len(set(self.term_names)) != len(self.term_names):
+            raise ValueError(f"duplicate term names {self.term_names}")
+        self.envelope_hop_s = self._plans[-1].hop / self.sr
 
     def __getstate__(self) -> dict:
-        return {"sr": self.sr, "n_samples": self.n_samples, "resolutions": self.resolutions}
+        return {"config": self._config}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["sr"], state["n_samples"], state["resolutions"])
+        self.__init__(*state["config"])
 
     def powers(self, y: np.ndarray) -> list[np.ndarray]:
         """Linear band powers of ``y``, one array per term.
@@ -207,9 +246,11 @@ class Featurizer:
         Returns
         -------
         list of ndarray, float32, in the order of :attr:`term_names`
-            Mel terms: shape (n_blocks, n_mels), mel-band power (amplitude²,
-            summed over the frames of a pooled block).  Envelope: shape
-            (1 + n_samples // hop,), the frame mean square (RMS², amplitude²).
+            Mel terms: shape (n_blocks, n_mels) for a pooled band set, mel-band
+            power (amplitude², summed over the frames of a block), or
+            (1 + n_samples // hop, n_mels) for an unpooled one.  Envelope: shape
+            (ceil(n_samples / envelope_hop),), the smoothed frame mean square
+            (RMS², amplitude²).
             The arrays are freshly allocated.
         """
         out: list[np.ndarray] = []
@@ -261,12 +302,12 @@ class Features:
         return self.n_samples / self.sr
 
     def level_db(self, term: str) -> np.ndarray:
-        """The target's level in dB of one term (e.g. ``"freq64"``, ``"envelope"``)."""
+        """The target's level in dB of one term (e.g. ``"fine"``, ``"envelope"``)."""
         return self.levels_db[self.term_names.index(term)]
 
     @property
     def rms_db(self) -> np.ndarray:
-        """RMS envelope in dB re amplitude 1, shape (1 + n_samples // hop,), floored."""
+        """RMS envelope in dB re amplitude 1, shape (ceil(n_samples / hop),), floored."""
         return self.level_db(ENVELOPE_TERM)
 
     @property
