@@ -43,7 +43,10 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["Resolution", "DEFAULT_RESOLUTIONS", "Featurizer", "Features", "analyse", "FLOOR_DB", "ENVELOPE_TERM"]
+__all__ = [
+    "Resolution", "DEFAULT_RESOLUTIONS", "Featurizer", "Features", "analyse",
+    "FLOOR_DB", "ENVELOPE_TERM", "ENVELOPE_HOP_S", "ENVELOPE_SMOOTH",
+]
 
 FLOOR_DB = 60.0
 """Energy floor, in dB below the target's maximum of each term (mel power, or frame mean square)."""
