@@ -494,6 +494,6 @@ def estimate_pitch(y: np.ndarray, sr: int, fmin_hz: float = 30.0, fmax_hz: float
     runner_up = unique[1][0] if len(unique) > 1 else 0.0
     margin = float(np.clip((best_score - runner_up) / 0.2, 0.0, 1.0))
     confidence = float(np.clip(pitched * (0.5 + 0.5 * margin) * np.clip(best_score, 0.0, 1.0), 0.0, 1.0))
-    voiced = pitched > 0.0 and best_score > 0.3
+    voiced = bool(pitched > 0.0 and best_score > 0.3)
     candidates = tuple((float(f), float(np.clip(s, 0.0, 1.0))) for s, f, _ in unique[:_MAX_CANDIDATES])
     return PitchEstimate(float(best_hz) if voiced else None, candidates, confidence, voiced)

@@ -40,7 +40,7 @@ def _pyin_median_hz(y: np.ndarray) -> float:
 def test_sine_within_5_cents() -> None:
     est = estimate_pitch(_note(osc_type="sine", filter_type="lowpass", filter_cutoff=4000.0), SR)
     assert isinstance(est, PitchEstimate)
-    assert est.voiced
+    assert est.voiced is True
     assert abs(_cents(est.f0_hz, 440.0)) <= 5.0
     assert 0.0 <= est.confidence <= 1.0
 
