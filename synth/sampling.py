@@ -36,6 +36,12 @@ F0_RANGE_HZ = (55.0, 1760.0)
 MAX_NOISE_TO_OSC = 0.5
 """Noise level may be at most this fraction of the oscillator level."""
 
+MIN_NOISE_FOR_SINE = 0.05
+"""A filtered pure sine is still a pure sine: only the filter's gain at f0 is
+audible, so filter type, cutoff and resonance cannot be told apart.  A sine
+note is valid only with noise at least this fraction of the oscillator level,
+whose spectrum the filter shapes audibly."""
+
 SILENCE_PEAK = 0.02
 """A render whose peak is below this is rejected as silent."""
 
@@ -95,6 +101,8 @@ def rule_problems(patch: Mapping[str, float | str], sr: int = 22050) -> list[str
         problems.append("envelope_longer_than_note")
     if float(patch["noise_vol"]) > MAX_NOISE_TO_OSC * float(patch["osc_vol"]):
         problems.append("noise_masks_note")
+    if patch["osc_type"] == "sine" and float(patch["noise_vol"]) < MIN_NOISE_FOR_SINE * float(patch["osc_vol"]):
+        problems.append("filter_unidentifiable")
     return problems
 
 

@@ -36,12 +36,16 @@ class Voice:
         :class:`synth.render.RenderContext` (wavetables, noise table, sr).
     doc : str
         One-line description.
+    gain_param : str or None
+        A parameter the output is exactly proportional to (a master volume in
+        [0, 1]); the search solves it in closed form instead of searching it.
     """
 
     name: str
     space: ParamSpace
     build: Callable[[Any, Mapping[str, float | str], Any], Any]
     doc: str = ""
+    gain_param: str | None = None
 
 
 def _build_subtractive(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
@@ -97,6 +101,7 @@ SUBTRACTIVE = Voice(
     ),
     build=_build_subtractive,
     doc="oscillator (sine/saw/square/triangle) + noise -> biquad (LP/HP/BP) -> ADSR -> master",
+    gain_param="master_vol",
 )
 
 VOICES: dict[str, Voice] = {SUBTRACTIVE.name: SUBTRACTIVE}

@@ -1,0 +1,276 @@
+"""Optimisers behind one batch ask/tell interface over the unit cube.
+
+Every optimiser works on ``u`` in ``[0, 1]^dim``; choices are binned by the
+parameter space, so any optimiser can switch oscillator and filter type.  The
+batch size is a property of the optimiser (never of the number of worker
+processes), so a seed gives the same sequence of candidates whatever ``--jobs``.
+
+Registered names (kebab-case): ``ga`` (DEAP), ``cma``, ``de``, ``pso``, ``ngopt``,
+``one-plus-one`` (Nevergrad, on a flat ``ng.p.Array``), ``random``.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Optimizer", "OPTIMIZERS", "make_optimizer", "register", "DEFAULT_OPTIMIZER"]
+
+DEFAULT_OPTIMIZER = "cma"
+
+
+class Optimizer(ABC):
+    """Seeded batch ask/tell minimiser on the unit cube.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension of ``u``.
+    budget : int
+        Planned number of evaluations (some optimisers size themselves by it).
+    seed : int
+        Seed; the same seed and the same losses give the same candidates.
+    x0 : ndarray, shape (dim,), optional
+        Starting point (centre of the initial search), in [0, 1].
+    sigma0 : float or ndarray, optional
+        Initial spread in unit-cube coordinates.
+    """
+
+    batch_size: int = 1
+
+    def __init__(self, dim: int, budget: int, seed: int = 0, x0: np.ndarray | None = None, sigma0: float | np.ndarray | None = None) -> None:
+        if dim < 1:
+            raise ValueError("dim must be at least 1")
+        self.dim = int(dim)
+        self.budget = int(budget)
+        self.seed = int(seed)
+        self.x0 = None if x0 is None else np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
+        self.sigma0 = sigma0
+        self._best_u: np.ndarray | None = None
+        self._best_loss = np.inf
+
+    @abstractmethod
+    def _ask(self) -> np.ndarray:
+        """Return the next batch, shape (batch_size, dim)."""
+
+    @abstractmethod
+    def _tell(self, u: np.ndarray, losses: np.ndarray) -> None:
+        """Take the losses of the batch last asked."""
+
+    def ask(self) -> np.ndarray:
+        """Next batch of candidates, shape (batch_size, dim), within [0, 1]."""
+        return np.clip(np.asarray(self._ask(), dtype=float).reshape(-1, self.dim), 0.0, 1.0)
+
+    def tell(self, u: np.ndarray, losses: np.ndarray) -> None:
+        """Report the losses (shape (n,)) of candidates ``u`` (shape (n, dim))."""
+        u = np.asarray(u, dtype=float).reshape(-1, self.dim)
+        losses = np.asarray(losses, dtype=float).reshape(-1)
+        i = int(np.argmin(losses))
+        if losses[i] < self._best_loss:
+            self._best_loss, self._best_u = float(losses[i]), u[i].copy()
+        self._tell(u, losses)
+
+    def recommend(self) -> np.ndarray:
+        """Best point evaluated so far, shape (dim,)."""
+        if self._best_u is None:
+            return self.x0 if self.x0 is not None else np.full(self.dim, 0.5)
+        return self._best_u.copy()
+
+    @property
+    def best_loss(self) -> float:
+        return self._best_loss
+
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {}
+"""Registry: kebab-case name -> optimiser class."""
+
+
+def register(name: str) -> Callable[[type[Optimizer]], type[Optimizer]]:
+    """Class decorator adding an optimiser to :data:`OPTIMIZERS`."""
+
+    def deco(cls: type[Optimizer]) -> type[Optimizer]:
+        OPTIMIZERS[name] = cls
+        cls.name = name
+        return cls
+
+    return deco
+
+
+def make_optimizer(name: str, dim: int, budget: int, seed: int = 0, **kwargs) -> Optimizer:
+    """Instantiate a registered optimiser.
+
+    Raises
+    ------
+    KeyError
+        Listing the known names.
+    """
+    try:
+        cls = OPTIMIZERS[name]
+    except KeyError:
+        raise KeyError(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)})") from None
+    return cls(dim=dim, budget=budget, seed=seed, **kwargs)
+
+
+@register("random")
+class RandomSearch(Optimizer):
+    """Uniform random sampling of the unit cube (the baseline); evaluates ``x0`` first if given."""
+
+    batch_size = 16
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rng = np.random.default_rng(self.seed)
+        self._first = True
+
+    def _ask(self) -> np.ndarray:
+        u = self._rng.random((self.batch_size, self.dim))
+        if self._first and self.x0 is not None:
+            u[0] = self.x0
+        self._first = False
+        return u
+
+    def _tell(self, u: np.ndarray, losses: np.ndarray) -> None:
+        pass
+
+
+@register("ga")
+class DeapGA(Optimizer):
+    """Generational GA with DEAP's bounded real-valued operators.
+
+    Tournament selection (size 3), simulated binary crossover
+    (``cxSimulatedBinaryBounded``, eta 15) and polynomial mutation
+    (``mutPolynomialBounded``, eta 20, one gene in ``dim`` on average), one elite.
+    DEAP's operators draw from Python's ``random`` module; the GA swaps its own
+    generator state in and out around each call so the global state is untouched.
+    """
+
+    batch_size = 32
+    cx_prob = 0.9
+    eta_cx = 15.0
+    eta_mut = 20.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from deap import tools  # noqa: PLC0415 - optional heavy import
+
+        self._tools = tools
+        self._rng = _random.Random(self.seed)
+        nprng = np.random.default_rng(self.seed)
+        pop = nprng.random((self.batch_size, self.dim))
+        if self.x0 is not None:
+            spread = 0.15 if self.sigma0 is None else self.sigma0
+            pop = np.clip(self.x0 + nprng.normal(0.0, 1.0, pop.shape) * spread, 0.0, 1.0)
+            pop[0] = self.x0
+        self._pop = pop
+        self._fit: np.ndarray | None = None
+
+    def _with_rng(self, fn, *args, **kwargs):
+        saved = _random.getstate()
+        _random.setstate(self._rng.getstate())
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._rng.setstate(_random.getstate())
+            _random.setstate(saved)
+
+    def _ask(self) -> np.ndarray:
+        return self._pop.copy()
+
+    def _tell(self, u: np.ndarray, losses: np.ndarray) -> None:
+        self._pop, self._fit = u.copy(), losses.copy()
+        self._pop = self._with_rng(self._next_generation)
+
+    def _next_generation(self) -> np.ndarray:
+        n, pop, fit = self.batch_size, self._pop, self._fit
+        rnd = _random
+
+        def tournament() -> list[float]:
+            idx = [rnd.randrange(n) for _ in range(3)]
+            return list(pop[min(idx, key=lambda i: fit[i])])
+
+        children: list[list[float]] = [list(pop[int(np.argmin(fit))])]  # elitism
+        indpb = 1.0 / self.dim
+        while len(children) < n:
+            a, b = tournament(), tournament()
+            if rnd.random() < self.cx_prob:
+                a, b = self._tools.cxSimulatedBinaryBounded(a, b, eta=self.eta_cx, low=0.0, up=1.0)
+            for child in (a, b):
+                (child,) = self._tools.mutPolynomialBounded(child, eta=self.eta_mut, low=0.0, up=1.0, indpb=indpb)
+                children.append(child)
+        return np.clip(np.array(children[:n], dtype=float), 0.0, 1.0)
+
+
+class _Nevergrad(Optimizer):
+    """Adapter for a Nevergrad optimiser on a flat ``ng.p.Array`` in [0, 1]^dim."""
+
+    ng_name: str = ""
+    batch_size = 8
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        import nevergrad as ng  # noqa: PLC0415 - heavy import
+
+        init = self.x0 if self.x0 is not None else np.full(self.dim, 0.5)
+        param = ng.p.Array(init=init, lower=0.0, upper=1.0)
+        sigma = self.sigma0 if self.sigma0 is not None else (0.15 if self.x0 is not None else 0.3)
+        param.set_mutation(sigma=sigma)
+        param.random_state = np.random.RandomState(self.seed)
+        self._opt = ng.optimizers.registry[self.ng_name](parametrization=param, budget=max(self.budget, self.batch_size), num_workers=self.batch_size)
+        self._pending: list = []
+
+    def _ask(self) -> np.ndarray:
+        self._pending = [self._opt.ask() for _ in range(self.batch_size)]
+        return np.array([c.value for c in self._pending])
+
+    def _tell(self, u: np.ndarray, losses: np.ndarray) -> None:
+        for cand, loss in zip(self._pending, losses):
+            self._opt.tell(cand, float(loss))
+        self._pending = []
+
+
+@register("cma")
+class NevergradCMA(_Nevergrad):
+    """CMA-ES (Nevergrad ``CMA``), population asked as one batch."""
+
+    ng_name = "CMA"
+    batch_size = 12
+
+
+@register("de")
+class NevergradDE(_Nevergrad):
+    """Differential evolution (Nevergrad ``DE``)."""
+
+    ng_name = "DE"
+    batch_size = 16
+
+
+@register("pso")
+class NevergradPSO(_Nevergrad):
+    """Particle swarm (Nevergrad ``PSO``)."""
+
+    ng_name = "PSO"
+    batch_size = 16
+
+
+@register("ngopt")
+class NevergradNGOpt(_Nevergrad):
+    """Nevergrad's ``NGOpt`` selector.
+
+    Asked in batches of 8, NGOpt selects a population method rather than its
+    metamodel variant, which costs 3–7 ms per ask here and, with numpy >= 2.4,
+    raises ``TypeError`` inside the metamodel (numpy is pinned below 2.4).
+    """
+
+    ng_name = "NGOpt"
+    batch_size = 8
+
+
+@register("one-plus-one")
+class NevergradOnePlusOne(_Nevergrad):
+    """(1+1) evolution strategy with one-fifth rule (Nevergrad ``OnePlusOne``), 8 asks per batch."""
+
+    ng_name = "OnePlusOne"
+    batch_size = 8

@@ -1,0 +1,310 @@
+"""The match loop: pitch analysis, choice screening and continuous search.
+
+Strategy (``screen``): the target's f0 narrows ``osc_freq`` to ± a semitone
+around each plausible pitch candidate; every combination of choices
+(pitch candidate × oscillator type × filter type) becomes an *arm*, a continuous
+sub-space searched by its own optimiser instance.  Arms race by successive
+halving: every round spends an equal share of the budget, then the best third of
+the arms go on, until one arm has the rest of the budget.  All alive arms'
+batches are evaluated together, so worker processes stay busy.
+
+Whatever happens, the result is the best patch evaluated, and every evaluation
+is reported to the callback (history, progress bar).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from matcher.evaluator import Evaluator
+from matcher.optimizers import DEFAULT_OPTIMIZER, Optimizer, make_optimizer
+from objectives.distance import FitnessWeights
+from objectives.envelope import AdsrFit, fit_adsr
+from objectives.pitch import PitchEstimate, estimate_pitch
+from synth.params import ParamSpace
+from synth.voices import get_voice
+
+__all__ = ["MatchConfig", "MatchResult", "Arm", "Evaluation", "run_match", "pitch_arms", "SEMITONE"]
+
+SIGMA0 = 0.15
+"""Initial spread of each arm's optimiser around its best screened point (unit-cube coordinates)."""
+
+SEMITONE = 2.0 ** (1.0 / 12.0)
+"""Frequency ratio of one equal-tempered semitone (the fine-tune range around an f0 estimate)."""
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Settings of one match.
+
+    Parameters
+    ----------
+    optimizer : str
+        Registered optimiser name.
+    budget : int
+        Maximum number of evaluations (renders + fitness).
+    time_limit_s : float or None
+        Stop after this many seconds of search.
+    seed : int
+        Seed of every random choice of the search.
+    jobs : int
+        Worker processes for evaluation (does not change the result).
+    voice : str
+        Voice name.
+    sr : int
+        Working sample rate of the search, in Hz.
+    eta : int
+        Successive-halving reduction factor (keep ``1/eta`` of the arms each round).
+    weights : FitnessWeights
+        Fitness weights.
+    """
+
+    optimizer: str = DEFAULT_OPTIMIZER
+    budget: int = 2000
+    time_limit_s: float | None = None
+    seed: int = 0
+    jobs: int = 1
+    voice: str = "subtractive"
+    sr: int = 22050
+    eta: int = 2
+    weights: FitnessWeights = field(default_factory=FitnessWeights)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation, as reported to callbacks and written to ``history.csv``."""
+
+    eval: int
+    wall_s: float
+    loss: float
+    best_loss: float
+    arm: str
+    patch: Mapping[str, float | str]
+
+
+@dataclass
+class Arm:
+    """A choice combination searched in continuous space by its own optimiser."""
+
+    label: str
+    space: ParamSpace
+    optimizer: Optimizer
+    best_loss: float = math.inf
+    evals: int = 0
+
+
+@dataclass
+class MatchResult:
+    """Outcome of :func:`run_match`."""
+
+    patch: dict[str, float | str]
+    loss: float
+    evals: int
+    wall_s: float
+    pitch: PitchEstimate
+    arms: list[Arm]
+    stopped_by: str
+
+
+def pitch_arms(pitch: PitchEstimate, space: ParamSpace, max_candidates: int = 3) -> list[tuple[str, ParamSpace]]:
+    """Narrow ``osc_freq`` around each plausible pitch candidate.
+
+    A confident estimate gives one arm (± a semitone); a doubtful one gives up to
+    ``max_candidates`` arms, one per candidate scoring at least 80 % of the best;
+    an unpitched target searches the whole log-frequency range.
+
+    Returns
+    -------
+    list of (label, space)
+    """
+    freq = space["osc_freq"]
+    if not pitch.voiced or not pitch.candidates:
+        return [("f0=?", space)]
+    best_score = pitch.candidates[0][1]
+    chosen = [pitch.candidates[0][0]]
+    if pitch.confidence < 0.5:
+        chosen += [f for f, s in pitch.candidates[1:] if s >= 0.8 * best_score]
+    arms = []
+    for f0_hz in chosen[:max_candidates]:
+        if freq.low < f0_hz * SEMITONE and f0_hz / SEMITONE < freq.high:
+            arms.append((f"f0={f0_hz:.1f}Hz", space.narrow("osc_freq", f0_hz / SEMITONE, f0_hz * SEMITONE)))
+    return arms or [("f0=?", space)]
+
+
+def _round_plan(n_arms: int, eta: int) -> list[int]:
+    """Number of alive arms in each successive-halving round, ending with 1."""
+    plan = [n_arms]
+    while plan[-1] > 1:
+        plan.append(max(1, math.ceil(plan[-1] / eta)))
+    return plan
+
+
+def envelope_space(space: ParamSpace, fit: AdsrFit, time_ratio: float = 1.6, sustain_span: float = 0.15) -> ParamSpace:
+    """Narrow the ADSR parameters around an envelope fit.
+
+    Times range over ``[t / time_ratio, t * time_ratio]`` and sustain over
+    ``± sustain_span``; a poor fit (RMS error above 0.1 of the peak) widens both.
+    """
+    if fit.rms_error > 0.1:
+        time_ratio, sustain_span = time_ratio**2, 2 * sustain_span
+    for name, value in (("env_attack", fit.attack_s), ("env_decay", fit.decay_s), ("env_release", fit.release_s)):
+        p = space[name]
+        value = min(max(value, p.low), p.high)
+        space = space.narrow(name, max(p.low, min(value / time_ratio, p.high / time_ratio**2)), min(p.high, max(value * time_ratio, p.low * time_ratio**2)))
+    p = space["env_sustain"]
+    lo = min(max(fit.sustain - sustain_span, p.low), p.high - 2 * sustain_span)
+    return space.narrow("env_sustain", lo, lo + 2 * sustain_span)
+
+
+SCREEN_CUTOFF_RATIOS = (1 / 1.5, 24.0)
+"""Cutoff / f0 range the screening grid spans (log-spaced); the whole range when unpitched."""
+
+SCREEN_CUTOFFS = 10
+SCREEN_RES_Q = (0.7, 2.5, 8.0)
+SCREEN_NOISE = (0.0, 0.2)
+
+
+def _screen_design(arm: Arm, f0_hz: float | None) -> np.ndarray:
+    """Grid over cutoff × resonance (noise alternating off/on), other free parameters at the centre.
+
+    The cutoff grid is log-spaced over :data:`SCREEN_CUTOFF_RATIOS` × f0, where
+    the filters of playable notes sit.
+
+    Returns
+    -------
+    ndarray, shape (n_points, arm.space.dim)
+    """
+    space = arm.space
+    names = [p.name for p in space.free]
+    cut = space["filter_cutoff"]
+    if f0_hz:
+        lo, hi = max(cut.low, f0_hz * SCREEN_CUTOFF_RATIOS[0]), min(cut.high, f0_hz * SCREEN_CUTOFF_RATIOS[1])
+    else:
+        lo, hi = cut.low, cut.high
+    cutoffs = np.geomspace(lo, hi, SCREEN_CUTOFFS) if hi > lo else [cut.low, cut.high]
+    rows = []
+    for i, (c, q) in enumerate(itertools.product(cutoffs, SCREEN_RES_Q)):
+        u = np.full(space.dim, 0.5)
+        values = {"filter_cutoff": c, "filter_res": q, "noise_vol": SCREEN_NOISE[i % 2], "osc_vol": 0.8}
+        for name, value in values.items():
+            if name in names:
+                u[names.index(name)] = space[name].encode(value)
+        rows.append(u)
+    return np.array(rows)
+
+
+def run_match(
+    target_audio: np.ndarray,
+    config: MatchConfig = MatchConfig(),
+    callback: Callable[[Sequence[Evaluation]], None] | None = None,
+    pitch: PitchEstimate | None = None,
+) -> MatchResult:
+    """Search the voice's parameters that best reproduce ``target_audio``.
+
+    Steps: f0 analysis narrows ``osc_freq``; an ADSR fit to the RMS envelope
+    narrows the envelope; the gain parameter is solved per evaluation; each
+    choice combination (an *arm*) is screened with a small quasi-random design
+    over filter and noise settings; then arms race by successive halving, each
+    searched by its own optimiser started at its best screened point.
+
+    Parameters
+    ----------
+    target_audio : ndarray, shape (n_samples,), float32
+        Target at ``config.sr``; its length is the note length (``duree``).
+    config : MatchConfig
+    callback : callable, optional
+        Called after every evaluated batch with its :class:`Evaluation` rows.
+    pitch : PitchEstimate, optional
+        Precomputed f0 analysis (computed here otherwise).
+
+    Returns
+    -------
+    MatchResult
+        The best evaluated patch; ``evals <= config.budget``.
+    """
+    if config.budget < 1:
+        raise ValueError("budget must be positive")
+    t0 = time.perf_counter()
+    voice = get_voice(config.voice)
+    sr, n_samples = config.sr, len(target_audio)
+    duree_s = min(max(n_samples / sr, voice.space["duree"].low), voice.space["duree"].high)
+    base = voice.space.lock(duree=duree_s)
+    if voice.gain_param:
+        base = base.lock(**{voice.gain_param: voice.space[voice.gain_param].high})
+    pitch = pitch if pitch is not None else estimate_pitch(target_audio, sr)
+    if all(n in base.names for n in ("env_attack", "env_decay", "env_sustain", "env_release")):
+        base = envelope_space(base, fit_adsr(target_audio, sr, duree_s, pitch.f0_hz))
+    evaluator = Evaluator(target_audio, sr, config.voice, config.weights, config.jobs, solve_gain=True)
+
+    choice_names = [p.name for p in base.free if p.is_choice]
+    arms: list[Arm] = []
+    combos = list(itertools.product(*(base[n].choices for n in choice_names)))
+    for (plabel, pspace), combo in itertools.product(pitch_arms(pitch, base), combos):
+        arms.append(Arm(" ".join([*combo, plabel]), pspace.lock(**dict(zip(choice_names, combo))), None))  # type: ignore[arg-type]
+
+    state = {"best_loss": math.inf, "best_patch": None, "n_evals": 0}
+
+    def evaluate(batch: list[tuple[Arm, np.ndarray]]) -> list[np.ndarray]:
+        """Evaluate every arm's rows (truncated to the budget); return each arm's losses."""
+        room = config.budget - state["n_evals"]
+        patches, owners = [], []
+        for arm, u in batch:
+            for row in u[: max(0, room - len(patches))]:
+                patches.append(arm.space.decode(row))
+                owners.append(arm)
+        losses, evaluated = evaluator.evaluate(patches)
+        now = time.perf_counter() - t0
+        rows = []
+        for patch, arm, loss in zip(evaluated, owners, losses):
+            state["n_evals"] += 1
+            arm.evals += 1
+            arm.best_loss = min(arm.best_loss, float(loss))
+            if loss < state["best_loss"]:
+                state["best_loss"], state["best_patch"] = float(loss), patch
+            rows.append(Evaluation(state["n_evals"], now, float(loss), state["best_loss"], arm.label, patch))
+        if callback is not None:
+            callback(rows)
+        out, start = [], 0
+        for _, u in batch:
+            out.append(losses[start : start + len(u)])
+            start += len(u)
+        return out
+
+    if config.jobs > 1:
+        evaluator.warm_up(arms[0].space.decode(np.full(arms[0].space.dim, 0.5)))
+
+    # Round 0: screen every arm with the same small design.
+    designs = [(arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None)) for arm in arms]
+    screened = evaluate(designs)
+    for i, ((arm, u), losses) in enumerate(zip(designs, screened)):
+        k = len(losses)
+        x0 = u[int(np.argmin(losses))] if k else np.full(arm.space.dim, 0.5)
+        arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=SIGMA0)
+
+    plan = _round_plan(len(arms), config.eta)[1:] or [1]
+    spent0 = state["n_evals"]
+    round_budget = (config.budget - spent0) / len(plan)
+    stopped_by = "budget"
+    alive = list(arms)
+    for r, n_alive in enumerate(plan):
+        alive = sorted(alive, key=lambda a: a.best_loss)[:n_alive]
+        round_end = config.budget if r == len(plan) - 1 else min(config.budget, spent0 + round((r + 1) * round_budget))
+        while state["n_evals"] < round_end:
+            if config.time_limit_s is not None and time.perf_counter() - t0 >= config.time_limit_s:
+                stopped_by = "time limit"
+                break
+            batch = [(arm, arm.optimizer.ask()) for arm in alive]
+            for (arm, u), losses in zip(batch, evaluate(batch)):
+                if len(losses) == len(u):  # a truncated last batch is not told (the search ends there)
+                    arm.optimizer.tell(u, losses)
+        if stopped_by != "budget":
+            break
+    evaluator.close()
+    assert state["best_patch"] is not None
+    return MatchResult(dict(state["best_patch"]), state["best_loss"], state["n_evals"], time.perf_counter() - t0, pitch, arms, stopped_by)
