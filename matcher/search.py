@@ -32,9 +32,6 @@ from synth.voices import get_voice
 
 __all__ = ["MatchConfig", "MatchResult", "Arm", "Evaluation", "run_match", "pitch_arms", "SEMITONE"]
 
-SIGMA0 = 0.15
-"""Initial spread of each arm's optimiser around its best screened point (unit-cube coordinates)."""
-
 SEMITONE = 2.0 ** (1.0 / 12.0)
 """Frequency ratio of one equal-tempered semitone (the fine-tune range around an f0 estimate)."""
 
@@ -63,6 +60,11 @@ class MatchConfig:
         Successive-halving reduction factor (keep ``1/eta`` of the arms each round).
     weights : FitnessWeights
         Fitness weights.
+    screen_design : bool
+        Screen every arm with a grid over filter settings before the race
+        (otherwise round 0 evaluates only the seed patches, or each arm's centre).
+    sigma0 : float
+        Initial spread of each arm's optimiser around its start, in unit-cube coordinates.
     """
 
     optimizer: str = DEFAULT_OPTIMIZER
@@ -74,6 +76,8 @@ class MatchConfig:
     sr: int = 22050
     eta: int = 2
     weights: FitnessWeights = field(default_factory=FitnessWeights)
+    screen_design: bool = True
+    sigma0: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,8 @@ def run_match(
     config: MatchConfig = MatchConfig(),
     callback: Callable[[Sequence[Evaluation]], None] | None = None,
     pitch: PitchEstimate | None = None,
+    seed_patches: Sequence[Mapping[str, float | str]] = (),
+    combos: Sequence[Mapping[str, str]] | None = None,
 ) -> MatchResult:
     """Search the voice's parameters that best reproduce ``target_audio``.
 
@@ -222,6 +228,12 @@ def run_match(
         Called after every evaluated batch with its :class:`Evaluation` rows.
     pitch : PitchEstimate, optional
         Precomputed f0 analysis (computed here otherwise).
+    seed_patches : sequence of patch dicts
+        Starting points (e.g. a predictor's guesses), each evaluated in round 0
+        in the arm of its choices; an arm starts from its best round-0 point.
+    combos : sequence of dicts, optional
+        Restrict the arms to these choice combinations (e.g. ``{"osc_type": "saw",
+        "filter_type": "lowpass"}``); all combinations otherwise.
 
     Returns
     -------
@@ -244,9 +256,14 @@ def run_match(
 
     choice_names = [p.name for p in base.free if p.is_choice]
     arms: list[Arm] = []
-    combos = list(itertools.product(*(base[n].choices for n in choice_names)))
-    for (plabel, pspace), combo in itertools.product(pitch_arms(pitch, base), combos):
+    if combos is None:
+        combo_values = list(itertools.product(*(base[n].choices for n in choice_names)))
+    else:
+        combo_values = list(dict.fromkeys(tuple(str(c[n]) for n in choice_names) for c in combos))
+    for (plabel, pspace), combo in itertools.product(pitch_arms(pitch, base), combo_values):
         arms.append(Arm(" ".join([*combo, plabel]), pspace.lock(**dict(zip(choice_names, combo))), None))  # type: ignore[arg-type]
+    if not arms:
+        raise ValueError("no choice combination to search")
 
     state = {"best_loss": math.inf, "best_patch": None, "n_evals": 0}
 
@@ -279,13 +296,16 @@ def run_match(
     if config.jobs > 1:
         evaluator.warm_up(arms[0].space.decode(np.full(arms[0].space.dim, 0.5)))
 
-    # Round 0: screen every arm with the same small design.
-    designs = [(arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None)) for arm in arms]
+    # Round 0: each arm's seed patches, then (optionally) the same screening grid for every arm.
+    designs = []
+    for arm in arms:
+        seeds = [arm.space.encode({**s, **arm.space.locked}) for s in seed_patches if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]
+        rows = seeds + (list(_screen_design(arm, pitch.f0_hz if pitch.voiced else None)) if config.screen_design else [])
+        designs.append((arm, np.array(rows or [np.full(arm.space.dim, 0.5)])))
     screened = evaluate(designs)
     for i, ((arm, u), losses) in enumerate(zip(designs, screened)):
-        k = len(losses)
-        x0 = u[int(np.argmin(losses))] if k else np.full(arm.space.dim, 0.5)
-        arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=SIGMA0)
+        x0 = u[int(np.argmin(losses))] if len(losses) else u[0]
+        arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=config.sigma0)
 
     plan = _round_plan(len(arms), config.eta)[1:] or [1]
     spent0 = state["n_evals"]

@@ -1,0 +1,294 @@
+"""The ``matcher`` command line: ``match``, ``render``, ``voices``.
+
+Bad input ends with a one-line ``error: <file>: <problem>`` on stderr and exit
+status 2, without a traceback and without creating the output folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from matcher.optimizers import OPTIMIZERS
+from matcher.strategies import DEFAULT_STRATEGY
+from synth.voices import VOICES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find the synth patch that reproduces a target sound.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_SR = 22050
+MAX_DURATION_S = 8.0
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+def fail(message: str) -> None:
+    """Print ``error: message`` on stderr and exit with status 2."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def known_optimizers() -> list[str]:
+    """Names accepted by ``--optimizer``."""
+    from matcher.strategies import STRATEGIES  # noqa: PLC0415
+
+    return [*OPTIMIZERS, *STRATEGIES]
+
+
+def _check_match_args(optimizer: str, voice: str, budget: int, time_limit: float | None, jobs: int) -> None:
+    if optimizer not in known_optimizers():
+        raise UsageError(f"unknown optimizer {optimizer!r} (known: {', '.join(known_optimizers())})")
+    if voice not in VOICES:
+        raise UsageError(f"unknown voice {voice!r} (known: {', '.join(VOICES)})")
+    if budget < 1:
+        raise UsageError(f"--budget must be a positive number of evaluations, got {budget}")
+    if time_limit is not None and not time_limit > 0:
+        raise UsageError(f"--time-limit must be positive seconds, got {time_limit}")
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+
+
+def publish_folder(files: dict[str, callable], out: Path) -> None:
+    """Write files into a temporary sibling folder, then move them into ``out``.
+
+    ``files`` maps a file name to a function that writes it given its path.
+    Nothing appears in ``out`` until every file is complete.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for name, write in files.items():
+            write(tmp / name)
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        for name in files:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def history_csv(rows: list, param_names: list[str]) -> str:
+    """``history.csv`` text: ``eval, wall_s, loss, best_loss, arm`` and the patch's parameters."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["eval", "wall_s", "loss", "best_loss", "arm", *param_names])
+    for r in rows:
+        w.writerow([r.eval, f"{r.wall_s:.4f}", f"{r.loss:.6g}", f"{r.best_loss:.6g}", r.arm, *(r.patch[n] if isinstance(r.patch[n], str) else f"{r.patch[n]:.6g}" for n in param_names)])
+    return buf.getvalue()
+
+
+def _summary_table(voice_name: str, patch: dict, loss: float, evals: int, wall_s: float, extra: dict[str, str]) -> Table:
+    from synth.voices import get_voice  # noqa: PLC0415
+
+    space = get_voice(voice_name).space
+    table = Table(title=f"match ({voice_name})", show_header=True)
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for p in space.params:
+        v = patch[p.name]
+        table.add_row(p.name, v if isinstance(v, str) else f"{v:.4g}", p.unit)
+    table.add_section()
+    table.add_row("distance", f"{loss:.4g}", "")
+    table.add_row("evaluations", str(evals), "")
+    table.add_row("wall time", f"{wall_s:.2f}", "s")
+    for k, v in extra.items():
+        table.add_row(k, v, "")
+    return table
+
+
+@app.command()
+def match(
+    target: Path = typer.Argument(..., help="Target sound (WAV, FLAC or OGG; any rate; mono or stereo)."),
+    optimizer: str = typer.Option(DEFAULT_STRATEGY, "--optimizer", "-o", help="Search method: " + ", ".join(OPTIMIZERS) + " (and strategies, see docs)."),
+    budget: int = typer.Option(2000, "--budget", "-b", help="Maximum number of evaluations (renders)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop the search after this many seconds."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed and budget give the same patch)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for evaluation (does not change the result)."),
+    voice: str = typer.Option("subtractive", "--voice", help="Synth voice: " + ", ".join(VOICES) + "."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: matches/<target-stem>/]."),
+    sr: int = typer.Option(DEFAULT_SR, "--sr", help="Working sample rate of the search (Hz); match.wav uses the target's rate."),
+) -> None:
+    """Find the patch that reproduces TARGET; write patch.json, match.wav, history.csv and report.png."""
+    from matcher.strategies import run_strategy  # noqa: PLC0415
+    from objectives.audio_io import TargetError, load_target, write_wav_atomic  # noqa: PLC0415
+    from objectives.metrics import log_spectral_distance, mfcc_distance  # noqa: PLC0415
+    from objectives.pitch import estimate_pitch  # noqa: PLC0415
+    from synth.patch_io import write_text_atomic, patch_document  # noqa: PLC0415
+    from synth.render import render  # noqa: PLC0415
+    from synth.voices import get_voice  # noqa: PLC0415
+
+    t_start = time.perf_counter()
+    try:
+        _check_match_args(optimizer, voice, budget, time_limit, jobs)
+        if sr < 8000:
+            raise UsageError(f"--sr must be at least 8000 Hz, got {sr}")
+        tgt = load_target(target, sr=sr, max_duration_s=MAX_DURATION_S)
+    except (UsageError, TargetError) as exc:
+        fail(str(exc))
+    out = out if out is not None else Path("matches") / target.stem
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a folder")
+
+    from matcher.search import MatchConfig  # noqa: PLC0415
+
+    config = MatchConfig(optimizer=optimizer, budget=budget, time_limit_s=time_limit, seed=seed, jobs=jobs, voice=voice, sr=sr)
+    rows: list = []
+    pitch = estimate_pitch(tgt.audio, sr)
+    progress = Progress(
+        TextColumn("[bold]matching[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("evals  best distance [cyan]{task.fields[best]}[/]"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+    stopped_by = "budget"
+    with progress:
+        task = progress.add_task("match", total=budget, best="–")
+
+        def on_batch(batch: list) -> None:
+            rows.extend(batch)
+            progress.update(task, completed=batch[-1].eval, best=f"{batch[-1].best_loss:.4g}")
+
+        try:
+            result = run_strategy(tgt.audio, config, callback=on_batch, pitch=pitch)
+            stopped_by = result.stopped_by
+        except KeyboardInterrupt:
+            stopped_by = "interrupted"
+    if not rows:
+        err_console.print("interrupted before the first evaluation; nothing written")
+        raise typer.Exit(130)
+    best_row = min(rows, key=lambda r: r.loss)
+    patch, loss = dict(best_row.patch), best_row.loss
+    search_wall_s = rows[-1].wall_s
+
+    match_audio = render(patch, tgt.orig_sr, len(tgt.orig_audio), voice)
+    metrics = {
+        "mfcc_distance": mfcc_distance(match_audio, tgt.orig_audio, tgt.orig_sr),
+        "log_spectral_distance_db": log_spectral_distance(match_audio, tgt.orig_audio, tgt.orig_sr),
+    }
+    param_names = get_voice(voice).space.names
+    extra = {
+        "target": str(target),
+        "optimizer": optimizer,
+        "budget": budget,
+        "seed": seed,
+        "evals": len(rows),
+        "stopped_by": stopped_by,
+        "f0_estimate_hz": pitch.f0_hz,
+        "metrics": metrics,
+    }
+    doc = patch_document(patch, voice, tgt.orig_sr, loss, **extra)
+
+    def write_report(path: Path) -> None:
+        from matcher.report import plot_match_report  # noqa: PLC0415
+
+        plot_match_report(path, tgt.orig_audio, match_audio, tgt.orig_sr, [r.best_loss for r in rows], title=f"{target.name}: distance {loss:.4g} ({optimizer}, {len(rows)} evals)")
+
+    import json  # noqa: PLC0415
+
+    publish_folder(
+        {
+            "patch.json": lambda p: write_text_atomic(p, json.dumps(doc, indent=2) + "\n"),
+            "match.wav": lambda p: write_wav_atomic(p, match_audio, tgt.orig_sr),
+            "history.csv": lambda p: write_text_atomic(p, history_csv(rows, param_names)),
+            "report.png": write_report,
+        },
+        out,
+    )
+    f0_text = f"{pitch.f0_hz:.2f} Hz" if pitch.voiced and pitch.f0_hz else "unpitched"
+    out_console.print(
+        _summary_table(voice, patch, loss, len(rows), search_wall_s, {"f0 estimate": f0_text, "MFCC distance": f"{metrics['mfcc_distance']:.3f}", "stopped by": stopped_by})
+    )
+    out_console.print(f"wrote {out}/patch.json, match.wav, history.csv, report.png  ({time.perf_counter() - t_start:.1f} s in all)")
+    if stopped_by == "interrupted":
+        raise typer.Exit(130)
+
+
+@app.command("render")
+def render_cmd(
+    patch_file: Path = typer.Argument(..., help="patch.json to render."),
+    out_wav: Path = typer.Argument(..., help="WAV file to write."),
+    sr: Optional[int] = typer.Option(None, "--sr", help="Sample rate in Hz [default: the patch's sr, else 44100]."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Length in seconds [default: the note's duree]."),
+) -> None:
+    """Render PATCH_FILE to OUT_WAV."""
+    from objectives.audio_io import write_wav_atomic  # noqa: PLC0415
+    from synth.patch_io import PatchFileError, read_patch  # noqa: PLC0415
+    from synth.render import render  # noqa: PLC0415
+
+    try:
+        voice, params, doc = read_patch(patch_file)
+        rate = sr if sr is not None else doc.get("sr", 44100)
+        if isinstance(rate, bool) or not isinstance(rate, int) or not 8000 <= rate <= 192000:
+            raise UsageError(f"{patch_file}: sample rate must be an integer from 8000 to 192000 Hz, got {rate!r}")
+        length_s = duration if duration is not None else float(params.get("duree", 1.0))
+        if not (np.isfinite(length_s) and 0 < length_s <= 60):
+            raise UsageError(f"--duration must be within (0, 60] seconds, got {length_s}")
+        if out_wav.is_dir():
+            raise UsageError(f"{out_wav}: is a directory")
+    except (PatchFileError, UsageError) as exc:
+        fail(str(exc))
+    audio = render(params, rate, max(1, int(round(length_s * rate))), voice)
+    out_wav.parent.mkdir(parents=True, exist_ok=True)
+    write_wav_atomic(out_wav, audio, rate)
+    out_console.print(f"wrote {out_wav} ({length_s:.3g} s at {rate} Hz, peak {float(np.max(np.abs(audio))):.3f})")
+
+
+@app.command()
+def voices() -> None:
+    """List the voices and their parameters with units and ranges."""
+    for v in VOICES.values():
+        table = Table(title=f"{v.name}: {v.doc}")
+        table.add_column("parameter")
+        table.add_column("range")
+        table.add_column("unit")
+        table.add_column("meaning")
+        for p in v.space.params:
+            table.add_row(p.name, p.describe(), p.unit, p.doc)
+        out_console.print(table)
+
+
+EXTENSIONS = ("matcher.cli_learn", "experiments.cli_bench")
+"""Modules that add commands: each defines ``register(app)``."""
+
+
+def _register_extensions() -> None:
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_extensions()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,87 @@
+"""The single-match report: ``report.png`` (spectrograms, envelopes, convergence)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["plot_match_report"]
+
+
+def _log_mel_db(y: np.ndarray, sr: int) -> np.ndarray:
+    import librosa  # noqa: PLC0415
+
+    mel = librosa.feature.melspectrogram(y=y.astype(np.float32), sr=sr, n_fft=2048, hop_length=256, n_mels=96)
+    return librosa.power_to_db(mel, ref=np.max(mel) if mel.size and mel.max() > 0 else 1.0, top_db=80.0)
+
+
+def _rms_db(y: np.ndarray) -> np.ndarray:
+    import librosa  # noqa: PLC0415
+
+    return 20.0 * np.log10(np.maximum(librosa.feature.rms(y=y, frame_length=1024, hop_length=256)[0], 1e-6))
+
+
+def plot_match_report(
+    path: str | os.PathLike,
+    target: np.ndarray,
+    match: np.ndarray,
+    sr: int,
+    best_loss: Sequence[float],
+    title: str = "",
+) -> None:
+    """Write ``report.png``: target vs match log-mel spectrograms, RMS envelopes, convergence.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG to write (atomically).
+    target, match : ndarray, shape (n,)
+        Mono audio at ``sr`` (the match is compared over the target's length).
+    sr : int
+        Sample rate in Hz.
+    best_loss : sequence of float
+        Best distance after each evaluation (the convergence curve).
+    title : str
+        Figure title (e.g. file name and distance).
+    """
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import librosa.display  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    n = len(target)
+    match = np.pad(match[:n], (0, max(0, n - len(match))))
+    fig = plt.figure(figsize=(12, 8), constrained_layout=True)
+    grid = fig.add_gridspec(2, 2)
+    for col, (name, y) in enumerate((("target", target), ("match", match))):
+        ax = fig.add_subplot(grid[0, col])
+        img = librosa.display.specshow(_log_mel_db(y, sr), sr=sr, hop_length=256, x_axis="time", y_axis="mel", ax=ax, vmin=-80, vmax=0, cmap="magma")
+        ax.set_title(f"{name}: log-mel spectrogram")
+    fig.colorbar(img, ax=fig.axes[:2], format="%+.0f dB", shrink=0.8)
+    ax = fig.add_subplot(grid[1, 0])
+    t = np.arange(len(_rms_db(target))) * 256 / sr
+    ax.plot(t, _rms_db(target), label="target", lw=2)
+    ax.plot(t, _rms_db(match)[: len(t)], label="match", lw=1.2, ls="--")
+    ax.set(xlabel="time (s)", ylabel="RMS (dBFS)", title="RMS envelopes", ylim=(max(-100, float(np.min(_rms_db(target))) - 5), 3))
+    ax.legend()
+    ax = fig.add_subplot(grid[1, 1])
+    losses = np.asarray(best_loss, dtype=float)
+    ax.plot(np.arange(1, len(losses) + 1), np.maximum(losses, 1e-6))
+    ax.set(xlabel="evaluations", ylabel="best distance", title="convergence", yscale="log")
+    ax.grid(True, which="both", alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,41 @@
+"""Strategies: how a match is run, selected by name like an optimiser.
+
+A plain optimiser name (``cma``, ``ga``, ...) runs :func:`matcher.search.run_match`
+with that optimiser.  Other strategies (e.g. ``hybrid``: predictor seeds, then
+search) are registered in :data:`STRATEGIES` as ``"module:function"`` paths,
+imported on first use; each takes the arguments of :func:`run_strategy` and
+returns a :class:`matcher.search.MatchResult`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
+from objectives.pitch import PitchEstimate
+
+__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "run_strategy"]
+
+DEFAULT_STRATEGY = "cma"
+"""What ``matcher match`` runs without ``--optimizer``."""
+
+STRATEGIES: dict[str, str] = {}
+"""Strategy name -> ``"module:function"`` implementing it."""
+
+
+def run_strategy(
+    target_audio: np.ndarray,
+    config: MatchConfig,
+    callback: Callable[[Sequence[Evaluation]], None] | None = None,
+    pitch: PitchEstimate | None = None,
+) -> MatchResult:
+    """Run the strategy named by ``config.optimizer`` (a plain optimiser runs :func:`run_match`)."""
+    target = STRATEGIES.get(config.optimizer)
+    if target is None:
+        return run_match(target_audio, config, callback=callback, pitch=pitch)
+    module, func = target.split(":")
+    fn = getattr(importlib.import_module(module), func)
+    return fn(target_audio, config, callback=callback, pitch=pitch)
