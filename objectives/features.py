@@ -108,6 +108,16 @@ ENVELOPE_SMOOTH = 4
 """Frames of the moving average over the envelope's mean square (23 ms at the default hop)."""
 
 
+MEL_FMAX_RATIO = 0.43
+"""Highest frequency the mel bands cover, as a fraction of the sample rate.
+
+Above about 0.45·sr the two sides of a comparison are not alike even for the
+right patch: the renderer's band-limited oscillators stop at 0.45·sr and a
+target resampled to the working rate keeps content up to the resampler's
+transition band.  Comparing only below 0.43·sr (9.5 kHz at 22.05 kHz) keeps
+that difference out of the fitness."""
+
+
 class _Plan:
     """Buffers and constants of one resolution for one ``(sr, n_samples)``."""
 
@@ -130,7 +140,7 @@ class _Plan:
         # The spectrum is squared in its interleaved (re, im) float32 view and projected
         # without first adding re² + im²: each weight row is repeated for re and im.
         self.mels = [
-            np.ascontiguousarray(np.repeat(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T, 2, axis=0), dtype=np.float32)
+            np.ascontiguousarray(np.repeat(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=MEL_FMAX_RATIO * sr).T, 2, axis=0), dtype=np.float32)
             for _, n_mels, _, _ in res.bands
         ]  # each (2 * n_bins, n_mels)
         self.pooled = [pooled for *_, pooled in res.bands]

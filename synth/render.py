@@ -24,6 +24,9 @@ __all__ = ["render", "Renderer", "RenderContext", "get_renderer", "import_pyo", 
 NOISE_SEED = 20240601
 """Seed of the white-noise table shared by every render (same noise, every time)."""
 
+NOISE_REF_SR = 22050
+"""Sample rate at which the noise is white; other rates get it resampled."""
+
 BUFFER_SIZE = 256
 """Pyo block size in samples."""
 
@@ -102,11 +105,22 @@ class RenderContext:
         return table
 
     def noise_table(self) -> Any:
-        """Seeded uniform white noise in [-1, 1], long enough not to repeat within 30 s."""
+        """Seeded white noise, long enough not to repeat within 30 s.
+
+        The noise is uniform in [-1, 1] at :data:`NOISE_REF_SR` and resampled
+        (soxr) to other rates, so a patch's noise has the same level and
+        spectrum below 11 kHz whatever the render rate: a search at the working
+        rate and the final render at the target's rate sound alike.
+        """
         table = self._noise.get(self.noise_seed)
         if table is None:
-            n = 30 * self.sr
-            samples = np.random.default_rng(self.noise_seed).uniform(-1.0, 1.0, n).astype(np.float32)
+            n_ref = 30 * NOISE_REF_SR
+            samples = np.random.default_rng(self.noise_seed).uniform(-1.0, 1.0, n_ref).astype(np.float32)
+            if self.sr != NOISE_REF_SR:
+                import soxr  # noqa: PLC0415
+
+                samples = soxr.resample(samples, NOISE_REF_SR, self.sr, quality="HQ").astype(np.float32)
+            n = len(samples)
             table = self.pyo.DataTable(size=n)
             np.asarray(table.getBuffer())[:] = samples
             self._noise[self.noise_seed] = table
