@@ -1,0 +1,244 @@
+"""Benchmark sweeps: trials of (target × optimiser × seed × budget), run through joblib, committed to a store.
+
+A *trial* matches one target with one strategy (any name of
+``matcher.cli.known_optimizers()``) at one seed and budget, with one evaluation
+process (``jobs=1``), so trials are independent and reproducible: the same
+trial gives the same final loss wherever it runs.  It records the final loss,
+evaluations, wall time, the best patch, the evaluation metrics of the final
+render (:func:`objectives.metrics.all_metrics`, which the fitness never saw),
+parameter errors against the truth where the suite knows it, and the
+best-so-far curve at log-spaced evaluation counts.
+
+:func:`run_sweep` runs the trials missing from the store on joblib's ``loky``
+backend (one machine) or ``dask`` backend (a ``dask.distributed`` scheduler),
+and commits each finished trial in one transaction as it arrives, so an
+interrupted sweep resumes where it stopped (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from experiments.store import Store, TrialKey
+from experiments.suites import SuiteTarget
+
+__all__ = ["Trial", "TrialOutcome", "SweepPlan", "curve_grid", "run_trial", "score_patch", "plan_sweep", "run_sweep", "BACKENDS"]
+
+BACKENDS = ("loky", "dask")
+
+AUDIBLE_PARAMS = ("filter_cutoff", "filter_res", "env_attack", "env_decay", "env_sustain", "env_release")
+"""Continuous parameters scored in the unit cube against the true patch (with the noise mix, see :func:`score_patch`).
+
+Left out: ``duree`` (locked to the target's length), ``osc_freq`` (scored in
+cents) and the three volumes, which multiply (DESIGN §5.9): only the noise
+share ``noise_vol / (osc_vol + noise_vol)`` is audible apart from loudness."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One (target, optimiser, seed, budget) combination."""
+
+    target: SuiteTarget
+    optimizer: str
+    seed: int
+    budget: int
+
+    @property
+    def key(self) -> TrialKey:
+        return TrialKey(self.target.name, self.optimizer, self.seed, self.budget)
+
+
+@dataclass
+class TrialOutcome:
+    """What a worker sends back: the store record and the subsampled curve."""
+
+    record: dict
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+
+
+def curve_grid(budget: int, n_points: int = 40) -> np.ndarray:
+    """Log-spaced evaluation counts from 1 to ``budget`` (unique integers, ``budget`` included)."""
+    return np.unique(np.round(np.geomspace(1, max(1, budget), n_points)).astype(int))
+
+
+def _cents(found_hz: float, true_hz: float) -> float:
+    return abs(1200.0 * math.log2(float(found_hz) / float(true_hz)))
+
+
+def score_patch(found: Mapping[str, float | str], target: SuiteTarget) -> dict[str, float]:
+    """Parameter errors of a found patch against what the suite knows about the target.
+
+    From labels (in-domain and SoX suites): ``osc_ok``, ``filter_ok`` (1/0),
+    ``choices_ok`` (both right), ``f0_cents`` (absolute error) and ``f0_ok``
+    (within 50 cents).  From a true patch (in-domain only): ``param_mae``, the
+    mean absolute unit-cube error over :data:`AUDIBLE_PARAMS` and the noise share.
+    A target without labels or truth gets an empty dict.
+    """
+    out: dict[str, float] = {}
+    labels = dict(target.labels)
+    if "osc_type" in labels:
+        out["osc_ok"] = float(found["osc_type"] == labels["osc_type"])
+    if "filter_type" in labels:
+        out["filter_ok"] = float(found["filter_type"] == labels["filter_type"])
+    if "osc_ok" in out and "filter_ok" in out:
+        out["choices_ok"] = float(out["osc_ok"] and out["filter_ok"])
+    if "f0_hz" in labels:
+        out["f0_cents"] = _cents(float(found["osc_freq"]), float(labels["f0_hz"]))
+        out["f0_ok"] = float(out["f0_cents"] <= 50.0)
+    if target.true_patch is not None:
+        from synth.voices import get_voice  # noqa: PLC0415
+
+        space = get_voice("subtractive").space
+        truth = target.true_patch
+        errs = [abs(space[n].encode(float(found[n])) - space[n].encode(float(truth[n]))) for n in AUDIBLE_PARAMS if n in found and n in truth]
+
+        def share(p: Mapping) -> float:
+            total = float(p["osc_vol"]) + float(p["noise_vol"])
+            return float(p["noise_vol"]) / total if total > 0 else 0.0
+
+        errs.append(abs(share(found) - share(truth)))
+        out["param_mae"] = float(np.mean(errs))
+    return out
+
+
+def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice: str = "subtractive") -> TrialOutcome:
+    """Run one trial; never raises (a failure comes back with ``status="error"`` and the traceback's last line)."""
+    record: dict = {"target": target.name, "optimizer": optimizer, "seed": int(seed), "budget": int(budget), "host": f"{socket.gethostname()}:{os.getpid()}"}
+    try:
+        from matcher.search import MatchConfig  # noqa: PLC0415
+        from matcher.strategies import run_strategy  # noqa: PLC0415
+        from objectives.metrics import all_metrics  # noqa: PLC0415
+        from synth.render import render  # noqa: PLC0415
+
+        evals: list[int] = []
+        walls: list[float] = []
+        bests: list[float] = []
+        t0 = time.perf_counter()
+        best = [math.inf]
+
+        def on_batch(rows: Sequence) -> None:
+            now = time.perf_counter() - t0
+            for r in rows:
+                best[0] = min(best[0], float(r.loss))
+                evals.append(len(evals) + 1)
+                walls.append(now)
+                bests.append(best[0])
+
+        config = MatchConfig(optimizer=optimizer, budget=int(budget), seed=int(seed), jobs=1, sr=int(target.sr), voice=voice)
+        result = run_strategy(np.asarray(target.audio, dtype=np.float32), config, callback=on_batch)
+        wall_s = time.perf_counter() - t0
+        match = render(result.patch, target.sr, len(target.audio), voice)
+        metrics = all_metrics(match, target.audio, target.sr)
+        metrics.update(score_patch(result.patch, target))
+        curve = []
+        if evals:
+            for e in curve_grid(len(evals)):
+                curve.append((int(e), float(walls[e - 1]), float(bests[e - 1])))
+        record.update(status="ok", final_loss=float(result.loss), evals=int(result.evals), wall_s=float(wall_s), patch=dict(result.patch), metrics=metrics)
+        return TrialOutcome(record, curve)
+    except Exception as exc:  # noqa: BLE001 - one failing strategy must not end a sweep
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        record.update(status="error", error=last, metrics={})
+        return TrialOutcome(record, [])
+
+
+@dataclass
+class SweepPlan:
+    """The trials of a sweep, and which are still to run."""
+
+    trials: list[Trial]
+    todo: list[Trial]
+
+    @property
+    def done(self) -> int:
+        return len(self.trials) - len(self.todo)
+
+
+def plan_sweep(store: Store, targets: Sequence[SuiteTarget], optimizers: Sequence[str], seeds: Sequence[int], budget: int) -> SweepPlan:
+    """All trials (target-major order so early results cover every optimiser), minus those in the store."""
+    finished = store.finished_keys()
+    trials = [Trial(t, o, int(s), int(budget)) for t, s, o in itertools.product(targets, seeds, optimizers)]
+    return SweepPlan(trials, [tr for tr in trials if tr.key not in finished])
+
+
+def run_sweep(
+    store: Store,
+    targets: Sequence[SuiteTarget],
+    optimizers: Sequence[str],
+    seeds: Sequence[int],
+    budget: int,
+    workers: int = 2,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    on_trial: Callable[[TrialOutcome, int, int], None] | None = None,
+    voice: str = "subtractive",
+) -> SweepPlan:
+    """Run every trial missing from ``store``, committing each as it finishes.
+
+    Parameters
+    ----------
+    store : Store
+        Targets must already be recorded (:meth:`Store.add_targets`).
+    workers : int
+        loky: worker processes.  dask: ignored (the cluster's workers decide).
+    backend : {"loky", "dask"}
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a ``dask.distributed`` scheduler (dask only).
+    on_trial : callable, optional
+        ``on_trial(outcome, n_done, n_total)`` after each commit (progress bars).
+
+    Returns
+    -------
+    SweepPlan
+        The plan as it was before running (``todo`` lists what this call ran).
+
+    Ctrl-C stops the sweep: trials already committed stay, the running ones are lost.
+    """
+    from joblib import Parallel, delayed, parallel_config  # noqa: PLC0415
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    plan = plan_sweep(store, targets, optimizers, seeds, budget)
+    total, done = len(plan.trials), plan.done
+    if not plan.todo:
+        return plan
+    tasks = (delayed(run_trial)(tr.target, tr.optimizer, tr.seed, tr.budget, voice) for tr in plan.todo)
+    client = None
+    if backend == "dask":
+        if not scheduler:
+            raise ValueError("the dask backend needs a scheduler address (tcp://HOST:PORT)")
+        from dask.distributed import Client  # noqa: PLC0415
+
+        client = Client(scheduler, timeout=30)
+        config = parallel_config(backend="dask", n_jobs=-1)
+    else:
+        config = parallel_config(backend="loky", n_jobs=max(1, int(workers)))
+    try:
+        with config:
+            for outcome in Parallel(return_as="generator_unordered", batch_size=1, pre_dispatch="n_jobs")(tasks):
+                store.add_trial(outcome.record, outcome.curve)
+                done += 1
+                if on_trial is not None:
+                    on_trial(outcome, done, total)
+    finally:
+        if client is not None:
+            client.close()
+    return plan
+
+
+def default_run_name() -> str:  # pragma: no cover - convenience for the CLI
+    return time.strftime("bench-%Y%m%d-%H%M%S")
+
+
+def run_folder(path: str | Path) -> Path:
+    return Path(path)
