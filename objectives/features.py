@@ -108,13 +108,13 @@ ENVELOPE_SMOOTH = 4
 """Frames of the moving average over the envelope's mean square (23 ms at the default hop)."""
 
 
-MEL_FMAX_RATIO = 0.43
+MEL_FMAX_RATIO = 0.45
 """Highest frequency the mel bands cover, as a fraction of the sample rate.
 
 Above about 0.45·sr the two sides of a comparison are not alike even for the
 right patch: the renderer's band-limited oscillators stop at 0.45·sr and a
 target resampled to the working rate keeps content up to the resampler's
-transition band.  Comparing only below 0.43·sr (9.5 kHz at 22.05 kHz) keeps
+transition band.  Comparing only below 0.45·sr (9.9 kHz at 22.05 kHz) keeps
 that difference out of the fitness."""
 
 
