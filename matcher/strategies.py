@@ -10,12 +10,13 @@ returns a :class:`matcher.search.MatchResult`.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
-from objectives.pitch import PitchEstimate
+if TYPE_CHECKING:  # the search stack is heavy to import; the CLI reads this module at start-up
+    from matcher.search import Evaluation, MatchConfig, MatchResult
+    from objectives.pitch import PitchEstimate
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "run_strategy"]
 
@@ -35,6 +36,8 @@ def run_strategy(
     """Run the strategy named by ``config.optimizer`` (a plain optimiser runs :func:`run_match`)."""
     target = STRATEGIES.get(config.optimizer)
     if target is None:
+        from matcher.search import run_match  # noqa: PLC0415
+
         return run_match(target_audio, config, callback=callback, pitch=pitch)
     module, func = target.split(":")
     fn = getattr(importlib.import_module(module), func)
