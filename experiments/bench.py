@@ -24,7 +24,6 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -235,10 +234,3 @@ def run_sweep(
             client.close()
     return plan
 
-
-def default_run_name() -> str:  # pragma: no cover - convenience for the CLI
-    return time.strftime("bench-%Y%m%d-%H%M%S")
-
-
-def run_folder(path: str | Path) -> Path:
-    return Path(path)
