@@ -64,6 +64,14 @@ def _check_match_args(optimizer: str, voice: str, budget: int, time_limit: float
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
 
 
+def _output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be created because an existing ancestor is not a folder, else ``None``."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} exists and is not a folder"
+    return None
+
+
 def publish_folder(files: dict[str, callable], out: Path) -> None:
     """Write files into a temporary sibling folder, then move them into ``out``.
 
@@ -146,6 +154,9 @@ def match(
     out = out if out is not None else Path("matches") / target.stem
     if out.exists() and not out.is_dir():
         fail(f"{out}: exists and is not a folder")
+    problem = _output_problem(out)
+    if problem:  # found now, not after the whole search
+        fail(f"{out}: cannot create the output folder ({problem})")
 
     from matcher.search import MatchConfig  # noqa: PLC0415
 
@@ -206,15 +217,18 @@ def match(
 
     import json  # noqa: PLC0415
 
-    publish_folder(
-        {
-            "patch.json": lambda p: write_text_atomic(p, json.dumps(doc, indent=2) + "\n"),
-            "match.wav": lambda p: write_wav_atomic(p, match_audio, tgt.orig_sr),
-            "history.csv": lambda p: write_text_atomic(p, history_csv(rows, param_names)),
-            "report.png": write_report,
-        },
-        out,
-    )
+    try:
+        publish_folder(
+            {
+                "patch.json": lambda p: write_text_atomic(p, json.dumps(doc, indent=2) + "\n"),
+                "match.wav": lambda p: write_wav_atomic(p, match_audio, tgt.orig_sr),
+                "history.csv": lambda p: write_text_atomic(p, history_csv(rows, param_names)),
+                "report.png": write_report,
+            },
+            out,
+        )
+    except OSError as exc:
+        fail(f"{out}: cannot write the results ({exc.strerror or exc})")
     f0_text = f"{pitch.f0_hz:.2f} Hz" if pitch.voiced and pitch.f0_hz else "unpitched"
     out_console.print(
         _summary_table(voice, patch, loss, len(rows), search_wall_s, {"f0 estimate": f0_text, "MFCC distance": f"{metrics['mfcc_distance']:.3f}", "stopped by": stopped_by})
@@ -246,11 +260,17 @@ def render_cmd(
             raise UsageError(f"--duration must be within (0, 60] seconds, got {length_s}")
         if out_wav.is_dir():
             raise UsageError(f"{out_wav}: is a directory")
+        problem = _output_problem(out_wav)
+        if problem:
+            raise UsageError(f"{out_wav}: cannot write ({problem})")
     except (PatchFileError, UsageError) as exc:
         fail(str(exc))
     audio = render(params, rate, max(1, int(round(length_s * rate))), voice)
-    out_wav.parent.mkdir(parents=True, exist_ok=True)
-    write_wav_atomic(out_wav, audio, rate)
+    try:
+        out_wav.parent.mkdir(parents=True, exist_ok=True)
+        write_wav_atomic(out_wav, audio, rate)
+    except OSError as exc:
+        fail(f"{out_wav}: cannot write ({exc.strerror or exc})")
     out_console.print(f"wrote {out_wav} ({length_s:.3g} s at {rate} Hz, peak {float(np.max(np.abs(audio))):.3f})")
 
 
