@@ -65,8 +65,17 @@ class Param:
         return self.choices is not None
 
     def decode(self, u: float) -> float | str:
-        """Map ``u`` in [0, 1] (clipped) to a physical value or a choice name."""
-        u = min(max(float(u), 0.0), 1.0)
+        """Map ``u`` in [0, 1] (clipped) to a physical value or a choice name.
+
+        Raises
+        ------
+        ValueError
+            If ``u`` is NaN (clipping would pass it through as an out-of-range value).
+        """
+        u = float(u)
+        if math.isnan(u):
+            raise ValueError(f"{self.name}: cannot decode u = NaN")
+        u = min(max(u, 0.0), 1.0)
         if self.choices is not None:
             k = len(self.choices)
             return self.choices[min(int(u * k), k - 1)]
