@@ -259,9 +259,12 @@ class NevergradPSO(_Nevergrad):
 class NevergradNGOpt(_Nevergrad):
     """Nevergrad's ``NGOpt`` selector.
 
-    Asked in batches of 8, NGOpt selects a population method rather than its
-    metamodel variant, which costs 3–7 ms per ask here and, with numpy >= 2.4,
-    raises ``TypeError`` inside the metamodel (numpy is pinned below 2.4).
+    Asked in batches of 8, NGOpt still picks its ``MetaModel`` wrapper for most
+    budgets and dimensions of a match (``CMA`` inside it).  That metamodel converts
+    a 1-element array to float: a DeprecationWarning with numpy < 2.4 and a
+    ``TypeError`` from numpy 2.4 on, hence the numpy pin below 2.4.  With a batch
+    of 1 NGOpt picks ``MetaModel(CmaFmin2)``, whose helper thread is not a daemon
+    and keeps the process from exiting: keep the batch above 1.
     """
 
     ng_name = "NGOpt"
