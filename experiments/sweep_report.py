@@ -31,7 +31,7 @@ import numpy as np
 
 from experiments.store import Store
 
-__all__ = ["summary_rows", "summary_markdown", "win_matrix", "aggregate_curves", "write_report", "REPORT_FILES"]
+__all__ = ["label_budgets", "summary_rows", "summary_markdown", "win_matrix", "aggregate_curves", "write_report", "REPORT_FILES"]
 
 REPORT_FILES = "report_files"
 
@@ -53,6 +53,13 @@ def _iqr(values: Sequence[float]) -> tuple[float, float, float]:
         return (np.nan, np.nan, np.nan)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
     return float(med), float(q1), float(q3)
+
+
+def label_budgets(trials: list[dict]) -> list[dict]:
+    """When a store holds several budgets, name each optimiser ``name@budget`` so tables and plots keep them apart."""
+    if len({t["budget"] for t in trials}) < 2:
+        return trials
+    return [dict(t, optimizer=f"{t['optimizer']}@{t['budget']}") for t in trials]
 
 
 def _optimizers(trials: list[dict]) -> list[str]:
@@ -451,6 +458,7 @@ def write_report(run: str | os.PathLike, n_examples: int = 3) -> tuple[Path, str
         sweeps = store.get_meta("sweeps", [])
     if not trials:
         raise ValueError(f"{run}: the store has no finished trial yet")
+    trials = label_budgets(trials)
     optimizers = _optimizers(trials)
     files = run / REPORT_FILES
     files.mkdir(parents=True, exist_ok=True)
