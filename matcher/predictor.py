@@ -1,0 +1,470 @@
+"""The learned predictor: target audio -> choice probabilities and a starting patch.
+
+Three parts, one job each:
+
+* :func:`predictor_features`: a cheap (~1–2 ms for 1 s), fixed-size summary of a
+  note: the long-term log-mel spectrum, 16-band spectral mean/std over time,
+  the levels of harmonics 1–20 relative to f0 and of the gaps between them
+  (odd/even structure tells square and triangle from saw; the gaps carry the
+  noise), centroid and roll-off relative to f0, the RMS envelope at fixed times
+  after the onset and before the end, the duration and the level.  The f0 is
+  an argument: the dataset cache uses the true f0 of each sample (no 46 ms
+  pitch analysis per sample), inference uses :func:`objectives.pitch.estimate_pitch`.
+* :func:`train_predictor`: two small scikit-learn MLPs on the same features, a
+  classifier over the 12 joint (oscillator, filter) combinations (so top-k
+  *combinations* come with probabilities; the per-choice heads are its
+  marginals) and a regressor of the continuous parameters in unit-cube
+  coordinates, plus two audible derived targets (noise/oscillator ratio,
+  cutoff/f0 ratio) from which the starting patch takes noise and cutoff.
+* :class:`Predictor`: the trained weights with a numpy forward pass, saved as
+  ``<name>.npz`` (arrays only, read with ``allow_pickle=False``) and
+  ``<name>.json`` (metadata).  Loading never executes code from the file, so any
+  model file is safe to load; a malformed one raises :class:`ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
+
+from synth.voices import FILTER_TYPES, OSC_TYPES, SUBTRACTIVE
+
+__all__ = [
+    "FEATURE_VERSION", "N_FEATURES", "predictor_features", "COMBOS", "REG_TARGETS", "CONTINUOUS",
+    "regression_targets", "Prediction", "Predictor", "ModelFileError", "train_predictor",
+    "DEFAULT_MODEL", "load_default_model", "MODEL_FORMAT",
+]
+
+FEATURE_VERSION = 1
+"""Bumped whenever :func:`predictor_features` changes (caches and models record it)."""
+
+MODEL_FORMAT = 1
+"""Version of the npz + JSON model format."""
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default"
+"""The shipped model (``default.npz`` + ``default.json``)."""
+
+COMBOS: tuple[tuple[str, str], ...] = tuple((o, f) for o in OSC_TYPES for f in FILTER_TYPES)
+"""Joint classes of the classifier: (osc_type, filter_type), oscillator-major."""
+
+CONTINUOUS: tuple[str, ...] = tuple(p.name for p in SUBTRACTIVE.space.params if not p.is_choice and p.name != "duree")
+"""Continuous parameters regressed in unit-cube coordinates of the full space."""
+
+CUTOFF_RATIO_OCT = (-1.0, 5.0)
+"""log2(cutoff / f0) range mapped to [0, 1] for the ``cutoff_ratio`` target."""
+
+NOISE_RATIO_MAX = 0.5
+"""noise_vol / osc_vol range [0, NOISE_RATIO_MAX] mapped to [0, 1] (the sampler's cap)."""
+
+REG_TARGETS: tuple[str, ...] = CONTINUOUS + ("noise_ratio", "cutoff_ratio")
+"""Regression outputs, all in [0, 1]."""
+
+_N_MEL = 64
+_N_TIME_BANDS = 16
+_N_HARM = 20
+_ENV_ONSET_S = np.geomspace(0.002, 0.6, 16)
+_ENV_END_S = np.linspace(0.45, 0.0, 12)
+_ENV_HOP_S = 128 / 22050
+_FLOOR_DB = -80.0
+N_FEATURES = _N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 5 + len(_ENV_ONSET_S) + len(_ENV_END_S) + 2
+"""Length of the feature vector."""
+
+
+class ModelFileError(Exception):
+    """A model file cannot be used; the message is one line naming the file and the problem."""
+
+
+@functools.lru_cache(maxsize=8)
+def _mel(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    import librosa  # noqa: PLC0415 - slow import, once
+
+    return np.ascontiguousarray(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T, dtype=np.float32)
+
+
+def _db(p: np.ndarray, ref: float) -> np.ndarray:
+    return np.maximum(10.0 * np.log10(np.maximum(p, 1e-20) / max(ref, 1e-20)), _FLOOR_DB).astype(np.float32)
+
+
+def _fallback_f0(power: np.ndarray, bin_hz: float) -> float:
+    lo = int(40.0 / bin_hz)
+    return float((lo + int(np.argmax(power[lo:]))) * bin_hz)
+
+
+def predictor_features(audio: np.ndarray, sr: int, f0_hz: float | None) -> np.ndarray:
+    """Fixed-size feature vector of one note (level-invariant except the ``level`` entry).
+
+    Parameters
+    ----------
+    audio : ndarray, shape (n,)
+        Mono note, starting at its onset.
+    sr : int
+        Sample rate in Hz.
+    f0_hz : float or None
+        Fundamental frequency; ``None`` (unpitched) uses the strongest spectral peak.
+
+    Returns
+    -------
+    ndarray, shape (N_FEATURES,), float32
+    """
+    y = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+    n = max(len(y), 1024)
+    # Short-time spectra: 1024-point frames, hop 512 (as the fitness).
+    buf = np.zeros(n + 1024, dtype=np.float32)
+    buf[512 : 512 + len(y)] = y
+    frames = sliding_window_view(buf, 1024)[::512] * np.hanning(1025)[:-1].astype(np.float32)
+    spec = np.abs(scipy.fft.rfft(frames, axis=1, workers=1)) ** 2
+    lt = spec.sum(axis=0)
+    mel = lt @ _mel(sr, 1024, _N_MEL)
+    mel_db = _db(mel, float(mel.max()))
+    bands = spec @ _mel(sr, 1024, _N_TIME_BANDS)
+    bands_db = _db(bands, float(bands.max()))
+    loud = bands.sum(axis=1) >= 1e-6 * bands.sum(axis=1).max()
+    time_mean, time_std = bands_db[loud].mean(axis=0), bands_db[loud].std(axis=0)
+    # High-resolution long-term spectrum for harmonic levels.
+    n_fft = max(32768, 1 << int(math.ceil(math.log2(len(y)))))
+    win = np.hanning(len(y)).astype(np.float32)
+    power = np.abs(scipy.fft.rfft(y * win, n=n_fft, workers=1)) ** 2
+    bin_hz = sr / n_fft
+    f0 = float(f0_hz) if f0_hz else _fallback_f0(power, bin_hz)
+    ref = float(power.max())
+    harm, gaps = np.full(_N_HARM, _FLOOR_DB, np.float32), np.full(_N_HARM, _FLOOR_DB, np.float32)
+    for k in range(1, _N_HARM + 1):
+        fk = k * f0
+        if fk < 0.45 * sr:
+            a, b = int(fk * 0.97 / bin_hz), int(fk * 1.03 / bin_hz) + 1
+            harm[k - 1] = _db(power[a:b].max(keepdims=True), ref)[0]
+        g = (k + 0.5) * f0
+        if g < 0.45 * sr:
+            a, b = int((k + 0.25) * f0 / bin_hz), int((k + 0.75) * f0 / bin_hz) + 1
+            gaps[k - 1] = _db(np.median(power[a:b], keepdims=True), ref)[0]
+    freqs = np.arange(len(power)) * bin_hz
+    total = float(power.sum()) + 1e-20
+    centroid = float((freqs * power).sum() / total)
+    rolloff = float(freqs[min(int(np.searchsorted(np.cumsum(power), 0.85 * total)), len(freqs) - 1)])
+    flatness = float(np.exp(np.mean(np.log(mel + 1e-12))) / (np.mean(mel) + 1e-12))
+    shape = np.array([
+        np.log2(max(centroid, 1.0) / f0), np.log2(max(rolloff, 1.0) / f0), flatness,
+        np.log2(f0 / 440.0), 1.0 if f0_hz else 0.0,
+    ], dtype=np.float32)
+    # RMS envelope (5.8 ms hop) at fixed times after the onset and before the end.
+    hop = max(1, int(round(_ENV_HOP_S * sr)))
+    m = len(y) // hop
+    ms = (y[: m * hop].astype(np.float64) ** 2).reshape(m, hop).mean(axis=1) if m else np.array([float(np.mean(y**2))])
+    ms = np.convolve(ms, np.ones(4) / 4, mode="same")
+    env_db = _db(ms, float(ms.max()))
+    t = (np.arange(len(ms)) + 0.5) * hop / sr
+    dur = len(y) / sr
+    env = np.concatenate([np.interp(_ENV_ONSET_S, t, env_db), np.interp(np.maximum(dur - _ENV_END_S, 0.0), t, env_db)])
+    level = 10.0 * np.log10(float(np.mean(y.astype(np.float64) ** 2)) + 1e-12)
+    out = np.concatenate([mel_db, time_mean, time_std, harm, gaps, shape, env, [dur, level]]).astype(np.float32)
+    assert out.shape == (N_FEATURES,)
+    return out
+
+
+def regression_targets(patch: Mapping[str, float | str]) -> np.ndarray:
+    """The regression outputs (:data:`REG_TARGETS`, in [0, 1]) of a patch."""
+    space = SUBTRACTIVE.space
+    u = [space[n].encode(patch[n]) for n in CONTINUOUS]
+    osc = float(patch["osc_vol"])
+    noise_ratio = float(patch["noise_vol"]) / osc / NOISE_RATIO_MAX if osc > 0 else 1.0
+    lo, hi = CUTOFF_RATIO_OCT
+    cut_ratio = (math.log2(float(patch["filter_cutoff"]) / float(patch["osc_freq"])) - lo) / (hi - lo)
+    return np.clip(np.array([*u, noise_ratio, cut_ratio], dtype=np.float32), 0.0, 1.0)
+
+
+@dataclass
+class Prediction:
+    """What the predictor says about one target.
+
+    Attributes
+    ----------
+    combo_probs : list of ((osc_type, filter_type), probability)
+        All 12 combinations, most probable first.
+    osc_probs, filter_probs : dict
+        Marginal probability of each choice.
+    unit : dict
+        Regression outputs (:data:`REG_TARGETS`) in [0, 1].
+    f0_hz : float
+        The f0 the features used (estimate, or the strongest peak when unpitched).
+    duree_s : float
+        Note duration.
+    """
+
+    combo_probs: list[tuple[tuple[str, str], float]]
+    osc_probs: dict[str, float]
+    filter_probs: dict[str, float]
+    unit: dict[str, float]
+    f0_hz: float
+    duree_s: float
+
+    def top_combos(self, k_max: int = 4, mass: float = 0.99) -> list[tuple[tuple[str, str], float]]:
+        """The most probable combinations until their probabilities sum to ``mass`` (at most ``k_max``)."""
+        out, total = [], 0.0
+        for combo, p in self.combo_probs[:k_max]:
+            out.append((combo, p))
+            total += p
+            if total >= mass:
+                break
+        return out
+
+    def patch(self, combo: tuple[str, str] | None = None) -> dict[str, float | str]:
+        """The predicted patch for a combination (the most probable one by default).
+
+        ``osc_freq`` is the f0, noise comes from the noise/oscillator ratio and the
+        cutoff from the cutoff/f0 ratio (both audible, hence better predicted than
+        the raw levels).
+        """
+        combo = combo or self.combo_probs[0][0]
+        space = SUBTRACTIVE.space
+        patch: dict[str, float | str] = {n: space[n].decode(self.unit[n]) for n in CONTINUOUS}
+        patch["duree"] = min(max(self.duree_s, space["duree"].low), space["duree"].high)
+        patch["osc_type"], patch["filter_type"] = combo
+        patch["osc_freq"] = min(max(self.f0_hz, space["osc_freq"].low), space["osc_freq"].high)
+        patch["noise_vol"] = min(1.0, self.unit["noise_ratio"] * NOISE_RATIO_MAX * float(patch["osc_vol"]))
+        lo, hi = CUTOFF_RATIO_OCT
+        cutoff = self.f0_hz * 2.0 ** (lo + (hi - lo) * self.unit["cutoff_ratio"])
+        patch["filter_cutoff"] = min(max(cutoff, space["filter_cutoff"].low), space["filter_cutoff"].high)
+        return {p.name: patch[p.name] for p in space.params}
+
+
+def _relu_mlp(x: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    for i, (w, b) in enumerate(layers):
+        x = x @ w + b
+        if i < len(layers) - 1:
+            np.maximum(x, 0.0, out=x)
+    return x
+
+
+@dataclass
+class Predictor:
+    """Trained predictor: feature scaling, classifier and regressor weights, metadata."""
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    cls_layers: list[tuple[np.ndarray, np.ndarray]]
+    reg_layers: list[tuple[np.ndarray, np.ndarray]]
+    meta: dict = field(default_factory=dict)
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network outputs for features ``x`` (n, N_FEATURES): combo probabilities (n, 12), regression (n, R)."""
+        z = (np.atleast_2d(np.asarray(x, dtype=np.float32)) - self.x_mean) / self.x_scale
+        logits = _relu_mlp(z, self.cls_layers)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return p, np.clip(_relu_mlp(z, self.reg_layers), 0.0, 1.0)
+
+    def predict_features(self, x: np.ndarray, f0_hz: float, duree_s: float) -> Prediction:
+        """A :class:`Prediction` from one feature vector."""
+        probs, reg = self.forward(x)
+        probs, reg = probs[0], reg[0]
+        order = np.argsort(-probs, kind="stable")
+        osc = {o: float(sum(probs[i] for i, c in enumerate(COMBOS) if c[0] == o)) for o in OSC_TYPES}
+        filt = {f: float(sum(probs[i] for i, c in enumerate(COMBOS) if c[1] == f)) for f in FILTER_TYPES}
+        return Prediction([(COMBOS[i], float(probs[i])) for i in order], osc, filt, dict(zip(REG_TARGETS, map(float, reg))), float(f0_hz), float(duree_s))
+
+    def predict(self, audio: np.ndarray, sr: int, pitch=None) -> Prediction:
+        """Predict from audio; ``pitch`` is an :class:`objectives.pitch.PitchEstimate` (computed if not given)."""
+        if pitch is None:
+            from objectives.pitch import estimate_pitch  # noqa: PLC0415
+
+            pitch = estimate_pitch(audio, sr)
+        f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
+        x = predictor_features(audio, sr, f0)
+        f0_used = f0 if f0 else float(440.0 * 2.0 ** x[_N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 3])
+        return self.predict_features(x, f0_used, len(audio) / sr)
+
+    # -- files ---------------------------------------------------------------
+    def save(self, stem: str | Path) -> None:
+        """Write ``<stem>.npz`` (arrays) and ``<stem>.json`` (metadata), each atomically."""
+        import io  # noqa: PLC0415
+
+        from synth.patch_io import write_text_atomic  # noqa: PLC0415
+
+        stem = Path(stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"x_mean": self.x_mean, "x_scale": self.x_scale}
+        for head, layers in (("cls", self.cls_layers), ("reg", self.reg_layers)):
+            for i, (w, b) in enumerate(layers):
+                arrays[f"{head}_w{i}"], arrays[f"{head}_b{i}"] = w.astype(np.float32), b.astype(np.float32)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        tmp = stem.with_name(f".{stem.name}.npz.tmp")
+        tmp.write_bytes(buf.getvalue())
+        tmp.replace(stem.with_suffix(".npz"))
+        meta = {**self.meta, "format": MODEL_FORMAT, "feature_version": FEATURE_VERSION, "combos": [list(c) for c in COMBOS],
+                "reg_targets": list(REG_TARGETS), "n_features": N_FEATURES,
+                "n_layers": {"cls": len(self.cls_layers), "reg": len(self.reg_layers)}}
+        write_text_atomic(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+        for suffix in (".npz", ".json"):
+            stem.with_suffix(suffix).chmod(0o644)  # a model is data to share, not a private temp file
+
+    @classmethod
+    def load(cls, stem: str | Path) -> "Predictor":
+        """Read a model saved by :meth:`save` (``stem`` with or without suffix, or a folder holding one).
+
+        Safe on untrusted files: JSON and ``numpy.load(allow_pickle=False)`` only.
+
+        Raises
+        ------
+        ModelFileError
+            Missing files, bad JSON, wrong format or feature version, wrong shapes.
+        """
+        stem = Path(stem)
+        if stem.is_dir():
+            found = sorted(stem.glob("*.json"))
+            if len(found) != 1:
+                raise ModelFileError(f"{stem}: expected one model (<name>.json + <name>.npz) in the folder, found {len(found)}")
+            stem = found[0]
+        if stem.suffix in (".json", ".npz"):
+            stem = stem.with_suffix("")
+        jpath, npath = stem.with_suffix(".json"), stem.with_suffix(".npz")
+        for p in (jpath, npath):
+            if not p.is_file():
+                raise ModelFileError(f"{p}: no such model file")
+        try:
+            meta = json.loads(jpath.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{jpath}: not a readable JSON model description ({exc.__class__.__name__})") from None
+        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+            raise ModelFileError(f"{jpath}: unsupported model format {meta.get('format') if isinstance(meta, dict) else None!r} (expected {MODEL_FORMAT})")
+        if meta.get("feature_version") != FEATURE_VERSION or meta.get("n_features") != N_FEATURES:
+            raise ModelFileError(f"{jpath}: trained on feature version {meta.get('feature_version')!r}, this version computes {FEATURE_VERSION}; retrain it")
+        if [tuple(c) for c in meta.get("combos", [])] != list(COMBOS) or tuple(meta.get("reg_targets", ())) != REG_TARGETS:
+            raise ModelFileError(f"{jpath}: outputs do not match this version's choices and parameters; retrain it")
+        try:
+            with np.load(npath, allow_pickle=False) as z:
+                arrays = {k: np.asarray(z[k], dtype=np.float32) for k in z.files}
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is one error line
+            raise ModelFileError(f"{npath}: not a readable npz weight file ({exc.__class__.__name__}: {exc})") from None
+        try:
+            layers = {h: [(arrays[f"{h}_w{i}"], arrays[f"{h}_b{i}"]) for i in range(int(meta["n_layers"][h]))] for h in ("cls", "reg")}
+            x_mean, x_scale = arrays["x_mean"], arrays["x_scale"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{npath}: missing array {exc}") from None
+        width = N_FEATURES
+        ok = x_mean.shape == (width,) and x_scale.shape == (width,) and np.all(np.isfinite(x_scale)) and np.all(x_scale > 0)
+        for h, n_out in (("cls", len(COMBOS)), ("reg", len(REG_TARGETS))):
+            w_in = width
+            for w, b in layers[h]:
+                ok = ok and w.ndim == 2 and w.shape[0] == w_in and b.shape == (w.shape[1],) and bool(np.all(np.isfinite(w)))
+                w_in = w.shape[1] if w.ndim == 2 else -1
+            ok = ok and w_in == n_out
+        if not ok:
+            raise ModelFileError(f"{npath}: weight shapes do not fit {width} features -> {len(COMBOS)} classes / {len(REG_TARGETS)} outputs")
+        return cls(x_mean, x_scale, layers["cls"], layers["reg"], meta)
+
+
+@functools.lru_cache(maxsize=1)
+def load_default_model() -> Predictor:
+    """The model shipped with the package (cached)."""
+    return Predictor.load(DEFAULT_MODEL)
+
+
+# -- training ------------------------------------------------------------------
+def _layers(mlp) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in zip(mlp.coefs_, mlp.intercepts_)]
+
+
+def evaluate_predictor(model: Predictor, x: np.ndarray, combo_idx: np.ndarray, y_reg: np.ndarray) -> dict:
+    """Held-out metrics: choice accuracies, unit-cube MAE per output, audible errors."""
+    probs, reg = model.forward(x)
+    pred = probs.argmax(axis=1)
+    combos = np.array(COMBOS)
+    mae = {n: float(np.mean(np.abs(reg[:, j] - y_reg[:, j]))) for j, n in enumerate(REG_TARGETS)}
+    # Cutoff as the patch uses it: f0 x predicted ratio, in the cutoff's unit-cube coordinate.
+    space = SUBTRACTIVE.space
+    f_lo, f_hi = space["osc_freq"].low, space["osc_freq"].high
+    c_lo, c_hi = space["filter_cutoff"].low, space["filter_cutoff"].high
+    lo, hi = CUTOFF_RATIO_OCT
+    f0 = f_lo * (f_hi / f_lo) ** y_reg[:, REG_TARGETS.index("osc_freq")]
+    cut = np.clip(f0 * 2.0 ** (lo + (hi - lo) * reg[:, REG_TARGETS.index("cutoff_ratio")]), c_lo, c_hi)
+    u_cut = np.log(cut / c_lo) / np.log(c_hi / c_lo)
+    mae["filter_cutoff_via_ratio"] = float(np.mean(np.abs(u_cut - y_reg[:, REG_TARGETS.index("filter_cutoff")])))
+    return {
+        "n": int(len(x)),
+        "osc_acc": float(np.mean(combos[pred, 0] == combos[combo_idx, 0])),
+        "filter_acc": float(np.mean(combos[pred, 1] == combos[combo_idx, 1])),
+        "combo_acc": float(np.mean(pred == combo_idx)),
+        "top3_combo_acc": float(np.mean([c in np.argsort(-p)[:3] for c, p in zip(combo_idx, probs)])),
+        "mae": mae,
+        "mae_raw_mean": float(np.mean([mae[n] for n in CONTINUOUS if n != "osc_freq"])),
+        "cutoff_ratio_err_oct": float(np.median(np.abs(reg[:, -1] - y_reg[:, -1]) * (hi - lo))),
+        "noise_ratio_mae": float(np.mean(np.abs(reg[:, -2] - y_reg[:, -2]) * NOISE_RATIO_MAX)),
+    }
+
+
+def train_predictor(
+    x: np.ndarray,
+    combo_idx: np.ndarray,
+    y_reg: np.ndarray,
+    seed: int = 0,
+    hidden: tuple[int, ...] = (256, 128),
+    max_iter: int = 200,
+    holdout: float = 0.1,
+    verbose: bool = False,
+) -> tuple[Predictor, dict]:
+    """Train the classifier and the regressor; return the model and held-out metrics.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, N_FEATURES)
+    combo_idx : ndarray of int, shape (n,)
+        Index into :data:`COMBOS` of each sample's (osc_type, filter_type).
+    y_reg : ndarray, shape (n, len(REG_TARGETS))
+        :func:`regression_targets` of each sample.
+    seed : int
+        Seed of the split and of both networks.
+    holdout : float
+        Fraction held out for the metrics (not trained on).
+    """
+    from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: PLC0415
+
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_test = max(1, int(round(holdout * n)))
+    test, train = order[:n_test], order[n_test:]
+    x = np.asarray(x, np.float32)
+    x_mean = x[train].mean(axis=0)
+    x_scale = x[train].std(axis=0)
+    x_scale = np.where(x_scale > 1e-6, x_scale, 1.0).astype(np.float32)
+    z = (x - x_mean) / x_scale
+    t0 = time.perf_counter()
+    batch = int(min(256, max(32, len(train) // 40)))  # enough updates per epoch on small sets too
+    common = dict(hidden_layer_sizes=hidden, alpha=1e-4, batch_size=batch, learning_rate_init=1e-3, max_iter=max_iter,
+                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=15, random_state=seed, verbose=verbose)
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - sklearn dependency
+
+    # One BLAS thread: these small products get 10x slower with oversubscribed threads (measured).
+    with threadpool_limits(1):
+        clf = MLPClassifier(**common).fit(z[train], combo_idx[train])
+        y_mean = y_reg[train].mean(axis=0)
+        reg = MLPRegressor(**common).fit(z[train], y_reg[train] - y_mean)  # centred targets train faster
+    # MLPClassifier only knows the classes it saw: map its outputs back to all 12 combos.
+    cls_layers = _layers(clf)
+    w, b = cls_layers[-1]
+    if len(clf.classes_) != len(COMBOS):
+        full_w = np.zeros((w.shape[0], len(COMBOS)), np.float32)
+        full_b = np.full(len(COMBOS), -30.0, np.float32)
+        full_w[:, clf.classes_], full_b[clf.classes_] = (w, b) if w.shape[1] > 1 else (np.hstack([-w, w]), np.hstack([-b, b]))
+        cls_layers[-1] = (full_w, full_b)
+    train_s = time.perf_counter() - t0
+    reg_layers = _layers(reg)
+    reg_layers[-1] = (reg_layers[-1][0], (reg_layers[-1][1] + y_mean).astype(np.float32))  # fold the centring back in
+    model = Predictor(x_mean.astype(np.float32), x_scale, cls_layers, reg_layers,
+                      {"hidden": list(hidden), "seed": seed, "n_train": int(len(train)), "n_test": int(n_test),
+                       "epochs": {"cls": int(clf.n_iter_), "reg": int(reg.n_iter_)}, "train_s": round(train_s, 1)})
+    metrics = evaluate_predictor(model, x[test], combo_idx[test], y_reg[test])
+    metrics["train_s"] = train_s
+    model.meta["holdout_metrics"] = {k: v for k, v in metrics.items() if k != "train_s"}
+    return model, metrics

@@ -1,0 +1,152 @@
+"""Predictor: trains on a tiny set and beats a constant; safe model files; the shipped model."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from matcher.predictor import (
+    COMBOS, FEATURE_VERSION, N_FEATURES, REG_TARGETS, ModelFileError, Predictor, load_default_model,
+    predictor_features, regression_targets, train_predictor,
+)
+from synth.dataset import generate_dataset, load_features
+from synth.render import render
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    generate_dataset(folder, 400, seed=11, jobs=2, duration=0.5, features=predictor_features, feature_version=FEATURE_VERSION)
+    x, patches = load_features(folder, FEATURE_VERSION)
+    combo = np.array([COMBOS.index((p["osc_type"], p["filter_type"])) for p in patches])
+    y = np.array([regression_targets(p) for p in patches])
+    return folder, x, combo, y
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny):
+    _, x, combo, y = tiny
+    return train_predictor(x, combo, y, seed=0, hidden=(64,), max_iter=150, holdout=0.2)
+
+
+def test_tiny_model_beats_a_constant(tiny, tiny_model):
+    _, x, combo, y = tiny
+    model, m = tiny_model
+    osc = np.array([COMBOS[c][0] for c in combo])
+    majority = max(np.mean(osc == o) for o in set(osc))
+    assert m["osc_acc"] > majority + 0.15
+    # Constant regressor: the mean of the targets (optimistic: it even sees the test rows).
+    # Compared on audible outputs; osc_vol and master_vol only matter through their product (DESIGN §5.9).
+    audible = ["osc_freq", "filter_cutoff", "env_attack", "env_sustain", "env_release", "noise_ratio", "cutoff_ratio"]
+    const_mae = np.mean(np.abs(y - y.mean(axis=0)), axis=0)
+    assert np.mean([m["mae"][k] for k in audible]) < 0.9 * np.mean([const_mae[REG_TARGETS.index(k)] for k in audible])
+
+
+def test_save_load_roundtrip(tmp_path, tiny, tiny_model):
+    _, x, _, _ = tiny
+    model, _ = tiny_model
+    model.save(tmp_path / "m")
+    loaded = Predictor.load(tmp_path / "m.npz")
+    for a, b in zip(model.forward(x[:7]), loaded.forward(x[:7])):
+        assert np.allclose(a, b, atol=1e-6)
+    assert Predictor.load(tmp_path).meta["n_features"] == N_FEATURES  # a folder with one model
+
+
+def test_model_files_never_execute_code(tmp_path, tiny_model):
+    model, _ = tiny_model
+    model.save(tmp_path / "m")
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    arrays = dict(np.load(tmp_path / "m.npz"))
+    arrays["cls_w0"] = np.array([Evil()], dtype=object)
+    np.savez(tmp_path / "m.npz", **arrays)
+    with pytest.raises(ModelFileError, match="m.npz"):
+        Predictor.load(tmp_path / "m")
+    assert not marker.exists()
+
+
+def test_malformed_model_files(tmp_path, tiny_model):
+    model, _ = tiny_model
+    model.save(tmp_path / "m")
+    with pytest.raises(ModelFileError, match="no such model"):
+        Predictor.load(tmp_path / "missing")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps({**meta, "feature_version": 999}))
+    with pytest.raises(ModelFileError, match="feature version"):
+        Predictor.load(tmp_path / "m")
+    (tmp_path / "m.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="JSON"):
+        Predictor.load(tmp_path / "m")
+    model.save(tmp_path / "m")
+    arrays = dict(np.load(tmp_path / "m.npz"))
+    arrays["reg_w0"] = arrays["reg_w0"][:5]
+    np.savez(tmp_path / "m.npz", **arrays)
+    with pytest.raises(ModelFileError, match="shapes"):
+        Predictor.load(tmp_path / "m")
+
+
+NOTES = [
+    ("saw", 220.0, "lowpass", 1760.0, 0.0),
+    ("square", 330.0, "lowpass", 2640.0, 0.0),
+    ("triangle", 196.0, "lowpass", 1600.0, 0.0),
+    ("sine", 262.0, "lowpass", 1000.0, 0.15),
+    ("saw", 110.0, "highpass", 220.0, 0.0),
+    ("square", 440.0, "bandpass", 1320.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("osc,f0,filt,cutoff,noise", NOTES)
+def test_shipped_model_hears_the_oscillator(osc, f0, filt, cutoff, noise):
+    patch = {"duree": 1.0, "osc_freq": f0, "osc_type": osc, "osc_vol": 0.8, "noise_vol": noise, "filter_type": filt,
+             "filter_cutoff": cutoff, "filter_res": 1.0, "env_attack": 0.01, "env_decay": 0.1, "env_sustain": 0.7,
+             "env_release": 0.1, "master_vol": 0.7}
+    pred = load_default_model().predict(render(patch, 22050, 22050), 22050)
+    assert max(pred.osc_probs, key=pred.osc_probs.get) == osc
+    assert abs(1200 * np.log2(pred.patch()["osc_freq"] / f0)) < 50
+
+
+def test_network_inference_is_fast():
+    model = load_default_model()
+    x = np.zeros(N_FEATURES, np.float32)
+    model.forward(x)
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        model.forward(x)
+        times.append(time.perf_counter() - t0)
+    assert np.median(times) < 0.005
+
+
+def test_cli_train_and_predict(tmp_path, tiny):
+    from matcher.cli import app
+
+    folder = tiny[0]
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", str(folder), "--out", str(tmp_path / "model"), "--hidden", "32", "--max-iter", "30"])
+    assert r.exit_code == 0, r.output
+    assert "oscillator type accuracy" in r.output
+    assert (tmp_path / "model" / "model.npz").exists() and (tmp_path / "model" / "model.json").exists()
+    patch = {"duree": 0.5, "osc_freq": 220.0, "osc_type": "saw", "osc_vol": 0.8, "noise_vol": 0.0, "filter_type": "lowpass",
+             "filter_cutoff": 1760.0, "filter_res": 1.0, "env_attack": 0.01, "env_decay": 0.1, "env_sustain": 0.7,
+             "env_release": 0.1, "master_vol": 0.7}
+    sf.write(tmp_path / "t.wav", render(patch, 22050, 11025), 22050)
+    r = runner.invoke(app, ["predict", str(tmp_path / "t.wav"), "--out", str(tmp_path / "p"), "--model", str(tmp_path / "model")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "p" / "patch.json").read_text())
+    assert doc["optimizer"] == "predict" and doc["distance"] >= 0 and (tmp_path / "p" / "match.wav").exists()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "model.json").write_text("{}")
+    (tmp_path / "bad" / "model.npz").write_bytes(b"not a zip")
+    r = runner.invoke(app, ["predict", str(tmp_path / "t.wav"), "--out", str(tmp_path / "q"), "--model", str(tmp_path / "bad")])
+    assert r.exit_code == 2 and "error:" in r.output and not (tmp_path / "q").exists()
+    r = runner.invoke(app, ["train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m2")])
+    assert r.exit_code == 2 and "error:" in r.output
