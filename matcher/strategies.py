@@ -23,7 +23,10 @@ __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "run_strategy"]
 DEFAULT_STRATEGY = "cma"
 """What ``matcher match`` runs without ``--optimizer``."""
 
-STRATEGIES: dict[str, str] = {}
+STRATEGIES: dict[str, str] = {
+    "hybrid": "matcher.hybrid:run_hybrid",
+    "predict": "matcher.hybrid:run_predict",
+}
 """Strategy name -> ``"module:function"`` implementing it."""
 
 

@@ -1,0 +1,192 @@
+"""Learning commands of the ``matcher`` CLI: ``dataset``, ``train``, ``predict``.
+
+Registered by :data:`matcher.cli.EXTENSIONS`.  Same conventions as ``match``:
+bad input ends with one ``error:`` line and exit status 2, outputs appear atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+__all__ = ["register", "dataset", "train", "predict"]
+
+
+def dataset(
+    n: int = typer.Option(..., "--n", help="Number of samples."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder (re-running the same command resumes)."),
+    seed: int = typer.Option(0, "--seed", help="Dataset seed (sample i uses default_rng([seed, i]))."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (does not change the output)."),
+    sr: int = typer.Option(22050, "--sr", help="Sample rate in Hz."),
+    duration: float = typer.Option(1.0, "--duration", help="Note length in seconds."),
+) -> None:
+    """Generate N valid random patches: one WAV each, params.csv (seed columns) and a features cache."""
+    from matcher.cli import err_console, fail, out_console  # noqa: PLC0415
+    from matcher.predictor import FEATURE_VERSION, predictor_features  # noqa: PLC0415
+    from synth.dataset import DatasetError, generate_dataset  # noqa: PLC0415
+    from synth.voices import SUBTRACTIVE  # noqa: PLC0415
+
+    if n < 1:
+        fail(f"--n must be a positive number of samples, got {n}")
+    if jobs < 1:
+        fail(f"--jobs must be at least 1, got {jobs}")
+    if not 8000 <= sr <= 192000:
+        fail(f"--sr must be from 8000 to 192000 Hz, got {sr}")
+    d = SUBTRACTIVE.space["duree"]
+    if not (0.3 <= duration <= d.high):
+        fail(f"--duration must be within [0.3, {d.high:g}] seconds, got {duration}")
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a folder")
+    progress = Progress(TextColumn("[bold]dataset[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)
+    try:
+        with progress:
+            task = progress.add_task("dataset", total=n)
+            summary = generate_dataset(out, n, seed=seed, jobs=jobs, sr=sr, duration=duration, features=predictor_features,
+                                       feature_version=FEATURE_VERSION, on_chunk=lambda k: progress.advance(task, k))
+    except DatasetError as exc:
+        fail(str(exc))
+    total_rej = sum(summary.rejections.values())
+    table = Table(title=f"rejected draws ({total_rej} for {n} samples)")
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    for reason, count in summary.rejections.most_common():
+        table.add_row(reason, str(count))
+    out_console.print(table)
+    t = summary.timings_s
+    if t:
+        out_console.print("worker time per sample: " + ", ".join(f"{k[:-2]} {1000 * v / max(summary.generated, 1):.2f} ms" for k, v in t.items()))
+    out_console.print(f"wrote {out}/params.csv, features.npz and {n} WAVs ({summary.generated} generated, {summary.resumed} resumed) in {summary.wall_s:.1f} s")
+
+
+def train(
+    data: Path = typer.Argument(..., help="Dataset folder made by `matcher dataset`."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write (model.npz + model.json)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the held-out split and the networks."),
+    hidden: str = typer.Option("256,128", "--hidden", help="Hidden layer sizes, comma-separated."),
+    max_iter: int = typer.Option(200, "--max-iter", help="Maximum training epochs (early stopping on a validation split)."),
+    holdout: float = typer.Option(0.1, "--holdout", help="Fraction of the samples held out for the metrics."),
+) -> None:
+    """Train the predictor on DATA and print held-out metrics."""
+    from matcher.cli import fail, out_console, publish_folder  # noqa: PLC0415
+    from matcher.predictor import COMBOS, FEATURE_VERSION, REG_TARGETS, regression_targets, train_predictor  # noqa: PLC0415
+    from synth.dataset import DatasetError, load_features  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    try:
+        sizes = tuple(int(s) for s in hidden.split(","))
+        if not sizes or min(sizes) < 1:
+            raise ValueError
+    except ValueError:
+        fail(f"--hidden must be positive integers separated by commas, got {hidden!r}")
+    if not 0.0 < holdout < 0.5:
+        fail(f"--holdout must be within (0, 0.5), got {holdout}")
+    if max_iter < 1:
+        fail(f"--max-iter must be positive, got {max_iter}")
+    if not data.is_dir():
+        fail(f"{data}: not a dataset folder")
+    try:
+        x, patches = load_features(data, FEATURE_VERSION)
+    except DatasetError as exc:
+        fail(str(exc))
+    if len(patches) < 20:
+        fail(f"{data}: {len(patches)} samples are too few to train on (need at least 20)")
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a folder")
+    combo_idx = np.array([COMBOS.index((p["osc_type"], p["filter_type"])) for p in patches])
+    y = np.array([regression_targets(p) for p in patches])
+    out_console.print(f"training on {len(patches)} samples ({x.shape[1]} features) ...")
+    model, m = train_predictor(x, combo_idx, y, seed=seed, hidden=sizes, max_iter=max_iter, holdout=holdout)
+    model.meta["dataset"] = str(data)
+    print_metrics(m, out_console)
+    def write_npz(path: Path) -> None:
+        model.save(path.with_suffix(""))  # writes model.npz and model.json side by side
+
+    def write_json(path: Path) -> None:
+        assert path.exists()  # written by write_npz
+
+    publish_folder({"model.npz": write_npz, "model.json": write_json}, out)
+    out_console.print(f"wrote {out}/model.npz, model.json ({len(REG_TARGETS)} regression outputs, {len(COMBOS)} combinations) in {m['train_s']:.1f} s of training")
+
+
+def print_metrics(m: dict, console) -> None:
+    """Held-out metrics as a table."""
+    table = Table(title=f"held-out metrics ({m['n']} samples)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("oscillator type accuracy", f"{m['osc_acc']:.1%}")
+    table.add_row("filter type accuracy", f"{m['filter_acc']:.1%}")
+    table.add_row("combination accuracy (top-1 / top-3)", f"{m['combo_acc']:.1%} / {m['top3_combo_acc']:.1%}")
+    table.add_section()
+    for k, v in m["mae"].items():
+        table.add_row(f"MAE unit cube: {k}", f"{v:.3f}")
+    table.add_row("mean raw MAE (excl. osc_freq)", f"{m['mae_raw_mean']:.3f}")
+    table.add_row("median |cutoff/f0| error (octaves)", f"{m['cutoff_ratio_err_oct']:.3f}")
+    table.add_row("MAE noise/osc ratio", f"{m['noise_ratio_mae']:.3f}")
+    console.print(table)
+
+
+def predict(
+    target: Path = typer.Argument(..., help="Target sound (WAV, FLAC or OGG)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: predictions/<target-stem>/]."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder or file [default: the shipped model]."),
+    sr: int = typer.Option(22050, "--sr", help="Working sample rate (Hz); match.wav uses the target's rate."),
+) -> None:
+    """Predict a patch for TARGET with the network alone (no search); write patch.json and match.wav."""
+    from matcher.cli import DEFAULT_SR, MAX_DURATION_S, fail, out_console, publish_folder  # noqa: PLC0415
+    from matcher.hybrid import run_predict  # noqa: PLC0415
+    from matcher.predictor import ModelFileError, Predictor, load_default_model  # noqa: PLC0415
+    from matcher.search import MatchConfig  # noqa: PLC0415
+    from objectives.audio_io import TargetError, load_target, write_wav_atomic  # noqa: PLC0415
+    from objectives.metrics import mfcc_distance  # noqa: PLC0415
+    from synth.patch_io import patch_document, write_text_atomic  # noqa: PLC0415
+    from synth.render import render  # noqa: PLC0415
+
+    del DEFAULT_SR
+    t0 = time.perf_counter()
+    if sr < 8000:
+        fail(f"--sr must be at least 8000 Hz, got {sr}")
+    try:
+        predictor = Predictor.load(model) if model is not None else load_default_model()
+        tgt = load_target(target, sr=sr, max_duration_s=MAX_DURATION_S)
+    except (ModelFileError, TargetError) as exc:
+        fail(str(exc))
+    out = out if out is not None else Path("predictions") / target.stem
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a folder")
+    result = run_predict(tgt.audio, MatchConfig(optimizer="predict", budget=1, sr=sr), predictor=predictor)
+    patch, loss = result.patch, result.loss
+    match_audio = render(patch, tgt.orig_sr, len(tgt.orig_audio))
+    info = result.info
+    doc = patch_document(patch, "subtractive", tgt.orig_sr, loss, target=str(target), optimizer="predict", evals=1,
+                         f0_estimate_hz=result.pitch.f0_hz, probabilities={"osc_type": info["osc_probs"], "filter_type": info["filter_probs"]},
+                         metrics={"mfcc_distance": mfcc_distance(match_audio, tgt.orig_audio, tgt.orig_sr)})
+    publish_folder({
+        "patch.json": lambda p: write_text_atomic(p, json.dumps(doc, indent=2) + "\n"),
+        "match.wav": lambda p: write_wav_atomic(p, match_audio, tgt.orig_sr),
+    }, out)
+    table = Table(title="prediction (no search)")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    for k, v in patch.items():
+        table.add_row(k, v if isinstance(v, str) else f"{v:.4g}")
+    table.add_section()
+    table.add_row("P(osc_type)", ", ".join(f"{k} {v:.2f}" for k, v in sorted(info["osc_probs"].items(), key=lambda kv: -kv[1])))
+    table.add_row("P(filter_type)", ", ".join(f"{k} {v:.2f}" for k, v in sorted(info["filter_probs"].items(), key=lambda kv: -kv[1])))
+    table.add_row("distance", f"{loss:.4g}")
+    table.add_row("network / features", f"{info['network_ms']:.2f} ms / {info['features_ms']:.1f} ms")
+    out_console.print(table)
+    out_console.print(f"wrote {out}/patch.json, match.wav  ({time.perf_counter() - t0:.1f} s in all)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``dataset``, ``train`` and ``predict`` to the ``matcher`` app."""
+    app.command("dataset")(dataset)
+    app.command("train")(train)
+    app.command("predict")(predict)

@@ -1,0 +1,152 @@
+"""Strategies that use the predictor: ``predict`` (no search) and ``hybrid`` (predict, then search).
+
+``predict`` evaluates the predicted patch once (InverSynth-style pure regression).
+
+``hybrid``:
+
+1. f0 analysis (as every strategy) and the predictor's output;
+2. the predicted patch of the most probable combination is evaluated first
+   (evaluation 1): the result is never worse than it;
+3. the top-k (oscillator, filter) combinations, until their probabilities sum
+   to 0.99 (at most :data:`HYBRID_K`), each with its predicted patch as seed,
+   are searched by :func:`matcher.search.run_match` with CMA-ES and a small
+   initial spread.  Only those k arms (usually 1) get the 30-point screening
+   grid, next to their seed, instead of the 12 arms × 30 points of the
+   unseeded search; each arm's CMA-ES starts at its best round-0 point.  f0
+   still narrows ``osc_freq`` and the envelope fit narrows the ADSR there.
+
+Both return a :class:`matcher.search.MatchResult`; they also set ``result.info``
+(probabilities, the seed's loss, network and feature times).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from matcher.evaluator import Evaluator
+from matcher.predictor import Prediction, Predictor, load_default_model, predictor_features
+from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
+from objectives.pitch import PitchEstimate, estimate_pitch
+
+__all__ = ["run_predict", "run_hybrid", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN"]
+
+HYBRID_K = 3
+"""At most this many (oscillator, filter) combinations are searched."""
+
+HYBRID_MASS = 0.99
+"""Combinations are added, most probable first, until their probabilities sum to this."""
+
+HYBRID_SIGMA = 0.1
+"""CMA-ES initial spread around the seed, in unit-cube coordinates of each arm's (narrowed) space."""
+
+HYBRID_OPTIMIZER = "cma"
+"""Optimiser that refines the seeds."""
+
+HYBRID_SCREEN = True
+"""Whether run_match also screens each arm with its grid (measured: see docs/learning.md)."""
+
+
+def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate, predictor: Predictor | None) -> tuple[Prediction, dict]:
+    predictor = predictor or load_default_model()
+    sr = config.sr
+    f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
+    t0 = time.perf_counter()
+    x = predictor_features(target_audio, sr, f0)
+    t1 = time.perf_counter()
+    pred = predictor.predict_features(x, f0 if f0 else _peak_f0(x), len(target_audio) / sr)
+    t2 = time.perf_counter()
+    info = {
+        "features_ms": 1000 * (t1 - t0),
+        "network_ms": 1000 * (t2 - t1),
+        "osc_probs": pred.osc_probs,
+        "filter_probs": pred.filter_probs,
+        "combo_probs": [[list(c), p] for c, p in pred.combo_probs],
+    }
+    return pred, info
+
+
+def _peak_f0(x: np.ndarray) -> float:
+    from matcher.predictor import _N_HARM, _N_MEL, _N_TIME_BANDS  # noqa: PLC0415
+
+    return float(440.0 * 2.0 ** x[_N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 3])
+
+
+def _evaluate_seed(target_audio: np.ndarray, config: MatchConfig, patch: dict, t0: float) -> tuple[float, dict, float]:
+    evaluator = Evaluator(target_audio, config.sr, config.voice, config.weights, jobs=1, solve_gain=True)
+    losses, evaluated = evaluator.evaluate([patch])
+    evaluator.close()
+    return float(losses[0]), evaluated[0], time.perf_counter() - t0
+
+
+def run_predict(
+    target_audio: np.ndarray,
+    config: MatchConfig,
+    callback: Callable[[Sequence[Evaluation]], None] | None = None,
+    pitch: PitchEstimate | None = None,
+    predictor: Predictor | None = None,
+) -> MatchResult:
+    """Evaluate the predicted patch only (one evaluation, whatever the budget)."""
+    t0 = time.perf_counter()
+    pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
+    pred, info = _predict(target_audio, config, pitch, predictor)
+    loss, patch, wall = _evaluate_seed(target_audio, config, pred.patch(), t0)
+    if callback is not None:
+        callback([Evaluation(1, wall, loss, loss, "predict", patch)])
+    result = MatchResult(dict(patch), loss, 1, wall, pitch, [], "budget")
+    result.info = {**info, "seed_loss": loss}  # type: ignore[attr-defined]
+    return result
+
+
+def run_hybrid(
+    target_audio: np.ndarray,
+    config: MatchConfig,
+    callback: Callable[[Sequence[Evaluation]], None] | None = None,
+    pitch: PitchEstimate | None = None,
+    predictor: Predictor | None = None,
+    k_max: int = HYBRID_K,
+    mass: float = HYBRID_MASS,
+    sigma0: float = HYBRID_SIGMA,
+    screen: bool = HYBRID_SCREEN,
+    optimizer: str = HYBRID_OPTIMIZER,
+) -> MatchResult:
+    """Predict, evaluate the prediction, then search the top-k combinations from their predicted patches.
+
+    The result is the best of the evaluated prediction and the search; it uses
+    at most ``config.budget`` evaluations and is reproducible for a ``config.seed``.
+    A voice other than ``subtractive`` (which the predictor does not know) runs
+    the plain search.
+    """
+    if config.voice != "subtractive":
+        return run_match(target_audio, replace(config, optimizer=optimizer), callback=callback, pitch=pitch)
+    t0 = time.perf_counter()
+    pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
+    pred, info = _predict(target_audio, config, pitch, predictor)
+    seed_loss, seed_patch, seed_wall = _evaluate_seed(target_audio, config, pred.patch(), t0)
+    if callback is not None:
+        callback([Evaluation(1, seed_wall, seed_loss, seed_loss, "predict", seed_patch)])
+    top = pred.top_combos(k_max, mass)
+    info = {**info, "seed_loss": seed_loss, "combos_searched": [list(c) for c, _ in top]}
+    if config.budget <= 1:
+        result = MatchResult(dict(seed_patch), seed_loss, 1, seed_wall, pitch, [], "budget")
+        result.info = info  # type: ignore[attr-defined]
+        return result
+
+    def shifted(rows: Sequence[Evaluation]) -> None:
+        if callback is not None:
+            callback([replace(r, eval=r.eval + 1, wall_s=r.wall_s + seed_wall, best_loss=min(r.best_loss, seed_loss)) for r in rows])
+
+    search_config = replace(config, optimizer=optimizer, budget=config.budget - 1, sigma0=sigma0, screen_design=screen,
+                            time_limit_s=None if config.time_limit_s is None else max(1e-3, config.time_limit_s - seed_wall))
+    res = run_match(
+        target_audio, search_config, callback=shifted, pitch=pitch,
+        seed_patches=[pred.patch(c) for c, _ in top],
+        combos=[{"osc_type": o, "filter_type": f} for (o, f), _ in top],
+    )
+    patch, loss = (res.patch, res.loss) if res.loss < seed_loss else (dict(seed_patch), seed_loss)
+    result = MatchResult(patch, loss, res.evals + 1, time.perf_counter() - t0, res.pitch, res.arms, res.stopped_by)
+    result.info = info  # type: ignore[attr-defined]
+    return result

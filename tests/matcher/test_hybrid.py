@@ -1,0 +1,58 @@
+"""Hybrid strategy: evaluates its seed first, is never worse than it, reproducible; predict = one evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.suites import in_domain_suite
+from matcher.hybrid import run_hybrid, run_predict
+from matcher.search import MatchConfig
+from matcher.strategies import STRATEGIES, run_strategy
+
+
+@pytest.fixture(scope="module")
+def target():
+    return in_domain_suite(1, seed=31337)[0]
+
+
+def run(target, budget=40, seed=0, fn=run_hybrid):
+    rows = []
+    result = fn(target.audio, MatchConfig(optimizer="hybrid", budget=budget, seed=seed, sr=target.sr), callback=rows.extend)
+    return result, rows
+
+
+def test_hybrid_evaluates_its_seed_and_is_never_worse(target):
+    result, rows = run(target)
+    seed_row = rows[0]
+    assert seed_row.eval == 1 and seed_row.arm == "predict"
+    assert seed_row.loss == pytest.approx(result.info["seed_loss"])
+    assert result.loss <= seed_row.loss
+    assert result.loss == pytest.approx(min(r.loss for r in rows))
+    assert [r.eval for r in rows] == list(range(1, len(rows) + 1))
+    assert len(rows) == result.evals <= 40
+    best = np.minimum.accumulate([r.loss for r in rows])
+    assert np.allclose(best, [r.best_loss for r in rows])
+    assert (result.patch["osc_type"], result.patch["filter_type"]) in [tuple(c) for c in result.info["combos_searched"]] or result.loss == seed_row.loss
+
+
+def test_hybrid_is_reproducible(target):
+    a, rows_a = run(target, seed=5)
+    b, rows_b = run(target, seed=5)
+    assert a.patch == b.patch and a.loss == b.loss
+    assert [r.loss for r in rows_a] == [r.loss for r in rows_b]
+
+
+def test_hybrid_budget_one_is_the_prediction(target):
+    h, rows = run(target, budget=1)
+    p, prow = run(target, budget=1, fn=run_predict)
+    assert len(rows) == len(prow) == 1 == h.evals == p.evals
+    assert h.loss == p.loss and h.patch == p.patch
+
+
+def test_strategies_registered(target):
+    assert STRATEGIES["hybrid"] == "matcher.hybrid:run_hybrid"
+    assert STRATEGIES["predict"] == "matcher.hybrid:run_predict"
+    rows = []
+    r = run_strategy(target.audio, MatchConfig(optimizer="predict", budget=50, sr=target.sr), callback=rows.extend)
+    assert r.evals == 1 and len(rows) == 1
