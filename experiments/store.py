@@ -37,6 +37,8 @@ __all__ = ["Store", "TrialKey", "STORE_NAME", "TRIAL_CSV_COLUMNS"]
 STORE_NAME = "store.sqlite"
 """File name of the store inside a run folder."""
 
+DB_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -95,13 +97,14 @@ class Store:
     Parameters
     ----------
     path : path-like
-        The database file, or a run folder (then ``<folder>/store.sqlite``).
+        The database file (ending in ``.sqlite``, ``.sqlite3`` or ``.db``), or
+        a run folder (then ``<folder>/store.sqlite``).
         Created with its schema when missing.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         path = Path(path)
-        if path.is_dir() or path.suffix == "":
+        if path.suffix not in DB_SUFFIXES or path.is_dir():
             path = path / STORE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path

@@ -96,3 +96,8 @@ def test_meta_round_trip(tmp_path):
 def test_store_accepts_a_file_path(tmp_path, name):
     with Store(tmp_path / name) as store:
         assert store.path == tmp_path / name
+
+
+def test_a_run_folder_with_a_dot_in_its_name_is_a_folder(tmp_path):
+    with Store(tmp_path / "sweep.v2") as store:
+        assert store.path == tmp_path / "sweep.v2" / "store.sqlite"
