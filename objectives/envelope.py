@@ -15,6 +15,8 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import fftconvolve
 
+from synth.voices import envelope_times
+
 __all__ = ["AdsrFit", "adsr_curve", "rms_envelope", "fit_adsr", "ENVELOPE_STEP_S"]
 
 ENVELOPE_STEP_S = 0.001
@@ -40,6 +42,9 @@ class AdsrFit:
 def adsr_curve(t_s: np.ndarray, attack_s: float, decay_s: float, sustain: float, release_s: float, duree_s: float) -> np.ndarray:
     """Pyo ``Adsr`` with ``dur=duree_s``: linear attack to 1, decay to ``sustain``, release ending at ``duree_s``.
 
+    Stages that do not fit in the note are scaled as the voice plays them
+    (:func:`synth.voices.envelope_times`).
+
     Parameters
     ----------
     t_s : ndarray, shape (n,)
@@ -50,6 +55,7 @@ def adsr_curve(t_s: np.ndarray, attack_s: float, decay_s: float, sustain: float,
     ndarray, shape (n,)
         Envelope amplitude in [0, 1].
     """
+    attack_s, decay_s, release_s = envelope_times(attack_s, decay_s, release_s, duree_s)
     t = np.asarray(t_s, dtype=float)
     rel_start = max(duree_s - release_s, 0.0)
     env = np.where(

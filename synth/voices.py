@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 from synth.params import Param, ParamSpace
 
-__all__ = ["Voice", "VOICES", "get_voice", "SUBTRACTIVE", "OSC_TYPES", "FILTER_TYPES"]
+__all__ = ["Voice", "VOICES", "get_voice", "SUBTRACTIVE", "OSC_TYPES", "FILTER_TYPES", "envelope_times"]
 
 OSC_TYPES: tuple[str, ...] = ("sine", "saw", "square", "triangle")
 """Oscillator choices, in the seed project's integer-code order."""
@@ -48,15 +48,32 @@ class Voice:
     gain_param: str | None = None
 
 
+def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: float) -> tuple[float, float, float]:
+    """Attack, decay and release as played in a note of ``duree_s`` seconds.
+
+    Pyo's ``Adsr`` never releases when attack + decay runs past the start of
+    the release (``duree - release``): the note would then sustain to the end
+    of the buffer.  When the three stages do not fit in the note they are
+    scaled down together so that they fill it exactly.
+    """
+    total = attack_s + decay_s + release_s
+    if total <= duree_s:
+        return attack_s, decay_s, release_s
+    k = duree_s / total * (1.0 - 1e-6)
+    return attack_s * k, decay_s * k, release_s * k
+
+
 def _build_subtractive(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     """Oscillator + white noise -> biquad filter -> ADSR -> master volume."""
     sr = ctx.sr
+    duree_s = float(patch["duree"])
+    attack_s, decay_s, release_s = envelope_times(float(patch["env_attack"]), float(patch["env_decay"]), float(patch["env_release"]), duree_s)
     env = pyo.Adsr(
-        attack=float(patch["env_attack"]),
-        decay=float(patch["env_decay"]),
+        attack=attack_s,
+        decay=decay_s,
         sustain=float(patch["env_sustain"]),
-        release=float(patch["env_release"]),
-        dur=float(patch["duree"]),
+        release=release_s,
+        dur=duree_s,
         mul=float(patch["master_vol"]),
     )
     freq_hz = float(patch["osc_freq"])

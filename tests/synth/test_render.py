@@ -30,11 +30,6 @@ def test_length_does_not_follow_duree(patch):
     assert np.max(np.abs(y[int(0.3 * SR) :])) < 1e-4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Pyo's Adsr never releases when env_attack + env_decay (+ release) exceed duree; "
-    "the note then sustains to the end of the buffer. synth/voices.py should fit the envelope into the note.",
-)
 def test_the_note_ends_by_duree_even_when_the_envelope_is_longer(patch):
     y = render(patch(duree=0.1, env_attack=0.01, env_decay=0.1, env_release=0.02), SR, SR)
     assert np.max(np.abs(y[: SR // 20])) > 0.05
