@@ -101,11 +101,6 @@ def test_seed_patch_is_evaluated_and_kept(valid_target):
     _check_seed_kept(result, true_patch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in matcher/search.py: round 0 evaluates arm by arm (seeds, then a 30-point screen) "
-    "and truncates at the budget, so with a small budget the seed patch of a later arm is never evaluated",
-)
 def test_seed_patch_is_evaluated_even_with_a_small_budget(valid_target):
     true_patch, audio = valid_target
     result = run_match(audio, MatchConfig(budget=60, seed=0), seed_patches=[true_patch])
