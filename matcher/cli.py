@@ -160,11 +160,14 @@ def match(
 
     from matcher.search import MatchConfig  # noqa: PLC0415
 
-    config = MatchConfig(optimizer=optimizer, budget=budget, time_limit_s=time_limit, seed=seed, jobs=jobs, voice=voice, sr=sr)
+    from matcher.polish import polish_at_rate, polish_budget  # noqa: PLC0415
+
+    n_polish = polish_budget(budget, sr, tgt.orig_sr)
+    config = MatchConfig(optimizer=optimizer, budget=budget - n_polish, time_limit_s=time_limit, seed=seed, jobs=jobs, voice=voice, sr=sr)
     rows: list = []
     pitch = estimate_pitch(tgt.audio, sr)
     progress = Progress(
-        TextColumn("[bold]matching[/]"),
+        TextColumn("[bold]{task.description}[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("evals  best distance [cyan]{task.fields[best]}[/]"),
@@ -173,8 +176,9 @@ def match(
         transient=False,
     )
     stopped_by = "budget"
+    polish_label = f"polish@{tgt.orig_sr}Hz"
     with progress:
-        task = progress.add_task("match", total=budget, best="–")
+        task = progress.add_task("matching", total=budget, best="–")
 
         def on_batch(batch: list) -> None:
             rows.extend(batch)
@@ -183,13 +187,19 @@ def match(
         try:
             result = run_strategy(tgt.audio, config, callback=on_batch, pitch=pitch)
             stopped_by = result.stopped_by
+            if n_polish and rows and stopped_by == "budget":
+                progress.update(task, description=f"polishing at {tgt.orig_sr} Hz")
+                result = polish_at_rate(result, tgt.orig_audio, tgt.orig_sr, config, n_polish, on_batch, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
         except KeyboardInterrupt:
             stopped_by = "interrupted"
     if not rows:
         err_console.print("interrupted before the first evaluation; nothing written")
         raise typer.Exit(130)
-    best_row = min(rows, key=lambda r: r.loss)
+    # Polish rows are distances at the target's rate: the best of those wins when there are any.
+    polished = [r for r in rows if r.arm == polish_label]
+    best_row = min(polished or rows, key=lambda r: r.loss)
     patch, loss = dict(best_row.patch), best_row.loss
+    distance_sr = tgt.orig_sr if polished else sr
     search_wall_s = rows[-1].wall_s
 
     match_audio = render(patch, tgt.orig_sr, len(tgt.orig_audio), voice)
@@ -206,6 +216,8 @@ def match(
         "evals": len(rows),
         "stopped_by": stopped_by,
         "f0_estimate_hz": pitch.f0_hz,
+        "distance_sr": distance_sr,
+        "polish_evals": len(polished),
         "metrics": metrics,
     }
     doc = patch_document(patch, voice, tgt.orig_sr, loss, **extra)
@@ -213,7 +225,15 @@ def match(
     def write_report(path: Path) -> None:
         from matcher.report import plot_match_report  # noqa: PLC0415
 
-        plot_match_report(path, tgt.orig_audio, match_audio, tgt.orig_sr, [r.best_loss for r in rows], title=f"{target.name}: distance {loss:.4g} ({optimizer}, {len(rows)} evals)")
+        plot_match_report(
+            path,
+            tgt.orig_audio,
+            match_audio,
+            tgt.orig_sr,
+            [r.best_loss for r in rows],
+            title=f"{target.name}: distance {loss:.4g} at {distance_sr} Hz ({optimizer}, {len(rows)} evals)",
+            polish_start=len(rows) - len(polished) + 1 if polished else None,
+        )
 
     import json  # noqa: PLC0415
 
@@ -231,7 +251,14 @@ def match(
         fail(f"{out}: cannot write the results ({exc.strerror or exc})")
     f0_text = f"{pitch.f0_hz:.2f} Hz" if pitch.voiced and pitch.f0_hz else "unpitched"
     out_console.print(
-        _summary_table(voice, patch, loss, len(rows), search_wall_s, {"f0 estimate": f0_text, "MFCC distance": f"{metrics['mfcc_distance']:.3f}", "stopped by": stopped_by})
+        _summary_table(
+            voice,
+            patch,
+            loss,
+            len(rows),
+            search_wall_s,
+            {"distance at": f"{distance_sr} Hz", "f0 estimate": f0_text, "MFCC distance": f"{metrics['mfcc_distance']:.3f}", "stopped by": stopped_by},
+        )
     )
     out_console.print(f"wrote {out}/patch.json, match.wav, history.csv, report.png  ({time.perf_counter() - t_start:.1f} s in all)")
     if stopped_by == "interrupted":

@@ -32,6 +32,7 @@ def plot_match_report(
     sr: int,
     best_loss: Sequence[float],
     title: str = "",
+    polish_start: int | None = None,
 ) -> None:
     """Write ``report.png``: target vs match log-mel spectrograms, RMS envelopes, convergence.
 
@@ -47,6 +48,9 @@ def plot_match_report(
         Best distance after each evaluation (the convergence curve).
     title : str
         Figure title (e.g. file name and distance).
+    polish_start : int, optional
+        First evaluation of the polish at the target's rate (its distances are
+        on another scale); marked with a vertical line.
     """
     import matplotlib  # noqa: PLC0415
 
@@ -72,6 +76,9 @@ def plot_match_report(
     ax = fig.add_subplot(grid[1, 1])
     losses = np.asarray(best_loss, dtype=float)
     ax.plot(np.arange(1, len(losses) + 1), np.maximum(losses, 1e-6))
+    if polish_start is not None:
+        ax.axvline(polish_start, color="grey", ls=":", label="polish at the target's rate")
+        ax.legend()
     ax.set(xlabel="evaluations", ylabel="best distance", title="convergence", yscale="log")
     ax.grid(True, which="both", alpha=0.3)
     if title:
