@@ -192,8 +192,9 @@ def aggregate_curves(trials: list[dict], curves: dict[int, np.ndarray], axis: st
     Returns
     -------
     grid : ndarray, shape (n,)
-    stats : dict optimiser -> ndarray, shape (3, n): q25, median, q75 (NaN where
-        fewer than half the trials have a point yet)
+    stats : dict optimiser -> ndarray, shape (3, n): q25, median, q75 (NaN until
+        every trial of the optimiser has a point, e.g. before the first batch of
+        a search has been evaluated)
     """
     col = 0 if axis == "eval" else 1
     pts = [curves[t["id"]] for t in trials if t["id"] in curves and len(curves[t["id"]])]
@@ -208,7 +209,8 @@ def aggregate_curves(trials: list[dict], curves: dict[int, np.ndarray], axis: st
         if not rows:
             continue
         m = np.array(rows)
-        enough = np.sum(np.isfinite(m), axis=0) >= max(1, m.shape[0] / 2)
+        # Only where every trial has a point: a median over a changing set of trials is not monotone.
+        enough = np.all(np.isfinite(m), axis=0)
         with np.errstate(all="ignore"):
             import warnings  # noqa: PLC0415
 
