@@ -94,7 +94,7 @@ def bench(
         TimeRemainingColumn(),
         console=err_console,
     )
-    interrupted = False
+    interrupted, backend_error = False, None
     with progress:
         task = progress.add_task("bench", total=len(plan.trials), completed=plan.done, last="–")
 
@@ -110,9 +110,11 @@ def bench(
         except KeyboardInterrupt:
             interrupted = True
         except (OSError, TimeoutError, ValueError) as exc:
-            store.export_csv(out / "trials.csv")
-            store.close()
-            fail(f"{backend} backend: {exc}")
+            backend_error = exc
+    if backend_error is not None:
+        store.export_csv(out / "trials.csv")
+        store.close()
+        fail(f"{backend} backend: {backend_error}")
     n_rows = store.export_csv(out / "trials.csv")
     trials = [t for t in store.trials() if t["budget"] == budget and t["optimizer"] in names and t["target"] in {x.name for x in all_targets}]
     store.close()
