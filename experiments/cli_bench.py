@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import typer
 
 __all__ = ["register", "bench", "report"]
@@ -68,9 +69,11 @@ def bench(
         fail(str(exc))
 
     store = Store(out)
-    for spec, ts in targets:
-        store.add_targets(ts, spec)
+    targets = _stored_versions(store, targets, err_console)
     command = "matcher bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "bench" else "matcher bench"
+    version = _code_version()
+    if version:
+        command += f"  # at {version}"
     sweeps = store.get_meta("sweeps", [])
     if command not in sweeps:
         store.set_meta("sweeps", [*sweeps, command])
@@ -124,6 +127,54 @@ def bench(
     if trials:
         out_console.print(summary_markdown(trials), highlight=False, soft_wrap=True)
     out_console.print(f"wrote {out}/store.sqlite and {out}/trials.csv ({n_rows} trials" + (f", {failures[0]} failed this run" if failures[0] else "") + f"); next: matcher report {out}")
+
+
+def _stored_versions(store, targets: list, console) -> list:
+    """Record new targets; for targets already in the store, use the stored audio.
+
+    A resumed sweep must match the same sounds as the trials already stored,
+    even when the code that makes a suite has changed since (a voice fix changes
+    every in-domain render): the store's copy is authoritative, and a target that
+    would now come out differently is reported.
+    """
+    from experiments.suites import SuiteTarget  # noqa: PLC0415
+
+    stored = {t["name"]: t for t in store.targets()}
+    out, changed = [], []
+    for spec, ts in targets:
+        store.add_targets([t for t in ts if t.name not in stored], spec)
+        kept = []
+        for t in ts:
+            s = stored.get(t.name)
+            if s is None:
+                kept.append(t)
+                continue
+            if s["sr"] != t.sr or len(s["audio"]) != len(t.audio) or not np.array_equal(s["audio"], np.asarray(t.audio, dtype=np.float32)):
+                changed.append(t.name)
+            kept.append(SuiteTarget(t.name, s["audio"], s["sr"], s["true_patch"], s["labels"]))
+        out.append((spec, kept))
+    if changed:
+        console.print(
+            f"[yellow]warning:[/] {len(changed)} target(s) would now be made differently than the stored ones ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}): "
+            "the sweep goes on with the stored sounds; use a new --out to benchmark the current suite",
+            highlight=False,
+        )
+    return out
+
+
+def _code_version() -> str | None:
+    """``git describe``-like id of the code running the sweep (``+dirty`` with local changes); None outside a checkout."""
+    import subprocess  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def report(

@@ -245,3 +245,25 @@ def test_win_matrix_curves_and_budget_labels_on_synthetic_trials():
     mixed = label_budgets(trials + [dict(trials[0], id=99, budget=20)])
     assert {t["optimizer"] for t in mixed} == {"x@10", "y@10", "x@20"}
     assert label_budgets(trials) == trials
+
+
+def test_a_resumed_sweep_uses_the_stored_targets_and_says_when_the_suite_changed(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from experiments.cli_bench import _stored_versions
+    from experiments.suites import SuiteTarget
+
+    (t,) = in_domain_suite(1, seed=9)
+    old = SuiteTarget(t.name, 0.5 * t.audio, t.sr, t.true_patch, t.labels)  # as an older voice made it
+    buf = io.StringIO()
+    with Store(tmp_path) as store:
+        store.add_targets([old], "in-domain:1")
+        ((spec, (used,)),) = _stored_versions(store, [("in-domain:1", [t])], Console(file=buf, width=200))
+        np.testing.assert_array_equal(used.audio, old.audio)
+        assert "1 target(s) would now be made differently" in buf.getvalue()
+        buf.truncate(0)
+        (t2,) = in_domain_suite(1, seed=10)
+        ((_, (new,)),) = _stored_versions(store, [("in-domain:1", [t2])], Console(file=buf, width=200))
+        assert new is t2 and buf.getvalue() == "" and len(store.targets()) == 2
