@@ -20,8 +20,11 @@ if TYPE_CHECKING:  # the search stack is heavy to import; the CLI reads this mod
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "run_strategy"]
 
-DEFAULT_STRATEGY = "cma"
-"""What ``matcher match`` runs without ``--optimizer``."""
+DEFAULT_STRATEGY = "hybrid"
+"""What ``matcher match`` runs without ``--optimizer``: predictor seeds, then CMA-ES.
+
+Measured on 30 unseen in-domain targets (docs/learning.md): median distance
+0.74 vs 3.5 for plain ``cma`` at 300 evaluations, 0.066 vs 0.48 at 1000."""
 
 STRATEGIES: dict[str, str] = {
     "hybrid": "matcher.hybrid:run_hybrid",
