@@ -15,7 +15,8 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from experiments.suites import SuiteTarget, in_domain_suite
-from matcher.search import MatchConfig, run_match
+from matcher.search import MatchConfig
+from matcher.strategies import run_strategy
 from objectives.metrics import mfcc_distance
 from synth.render import render
 
@@ -25,7 +26,7 @@ __all__ = ["recover_one", "summarise", "main"]
 def recover_one(target: SuiteTarget, optimizer: str, budget: int, seed: int) -> dict:
     """Match one in-domain target and score it against its true patch."""
     t0 = time.perf_counter()
-    result = run_match(target.audio, MatchConfig(optimizer=optimizer, budget=budget, seed=seed, sr=target.sr))
+    result = run_strategy(target.audio, MatchConfig(optimizer=optimizer, budget=budget, seed=seed, sr=target.sr))
     wall_s = time.perf_counter() - t0
     truth, found = target.true_patch, result.patch
     match_audio = render(found, target.sr, len(target.audio))
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="number of targets")
     ap.add_argument("--budget", type=int, default=2000)
-    ap.add_argument("--optimizers", default="cma,ga,random")
+    ap.add_argument("--optimizers", default="hybrid,cma,ga,random", help="optimisers or strategies (comma-separated)")
     ap.add_argument("--seed", type=int, default=0, help="search seed")
     ap.add_argument("--suite-seed", type=int, default=2024, help="seed of the target suite")
     ap.add_argument("--jobs", type=int, default=2, help="targets matched in parallel")
