@@ -72,6 +72,21 @@ def _output_problem(path: Path) -> str | None:
     return None
 
 
+def output_folder(out: Path | None, default_parent: str, target: Path) -> Path:
+    """The output folder of a command on ``target`` (``default_parent/<stem>`` unless given).
+
+    Checked before any work: exits with status 2 when it exists as a file or
+    cannot be created because an ancestor is a file.
+    """
+    out = out if out is not None else Path(default_parent) / target.stem
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: exists and is not a folder")
+    problem = _output_problem(out)
+    if problem:
+        fail(f"{out}: cannot create the output folder ({problem})")
+    return out
+
+
 def publish_folder(files: dict[str, callable], out: Path) -> None:
     """Write files into a temporary sibling folder, then move them into ``out``.
 
@@ -151,12 +166,7 @@ def match(
         tgt = load_target(target, sr=sr, max_duration_s=MAX_DURATION_S)
     except (UsageError, TargetError) as exc:
         fail(str(exc))
-    out = out if out is not None else Path("matches") / target.stem
-    if out.exists() and not out.is_dir():
-        fail(f"{out}: exists and is not a folder")
-    problem = _output_problem(out)
-    if problem:  # found now, not after the whole search
-        fail(f"{out}: cannot create the output folder ({problem})")
+    out = output_folder(out, "matches", target)  # checked now, not after the whole search
 
     from matcher.search import MatchConfig  # noqa: PLC0415
 

@@ -139,7 +139,7 @@ def predict(
     sr: int = typer.Option(22050, "--sr", help="Working sample rate (Hz); match.wav uses the target's rate."),
 ) -> None:
     """Predict a patch for TARGET with the network alone (no search); write patch.json and match.wav."""
-    from matcher.cli import DEFAULT_SR, MAX_DURATION_S, fail, out_console, publish_folder  # noqa: PLC0415
+    from matcher.cli import DEFAULT_SR, MAX_DURATION_S, fail, out_console, output_folder, publish_folder  # noqa: PLC0415
     from matcher.hybrid import run_predict  # noqa: PLC0415
     from matcher.predictor import ModelFileError, Predictor, load_default_model  # noqa: PLC0415
     from matcher.search import MatchConfig  # noqa: PLC0415
@@ -157,9 +157,7 @@ def predict(
         tgt = load_target(target, sr=sr, max_duration_s=MAX_DURATION_S)
     except (ModelFileError, TargetError) as exc:
         fail(str(exc))
-    out = out if out is not None else Path("predictions") / target.stem
-    if out.exists() and not out.is_dir():
-        fail(f"{out}: exists and is not a folder")
+    out = output_folder(out, "predictions", target)
     result = run_predict(tgt.audio, MatchConfig(optimizer="predict", budget=1, sr=sr), predictor=predictor)
     patch, loss = result.patch, result.loss
     match_audio = render(patch, tgt.orig_sr, len(tgt.orig_audio))

@@ -110,10 +110,12 @@ class Evaluator:
         self._key = hashlib.sha1(self.target_audio.tobytes() + repr((self.sr, voice, weights)).encode()).hexdigest()
         self._executor = None
         if self.jobs > 1:
-            from joblib.externals.loky import get_reusable_executor  # noqa: PLC0415
+            # joblib's own accessor to the shared loky executor: a bare loky executor lacks
+            # the attributes a later joblib.Parallel call in this process expects.
+            from joblib.executor import get_memmapping_executor  # noqa: PLC0415
 
-            self._executor = get_reusable_executor(
-                max_workers=self.jobs,
+            self._executor = get_memmapping_executor(
+                self.jobs,
                 env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
                 timeout=300,
             )
