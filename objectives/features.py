@@ -137,12 +137,11 @@ class _Plan:
         self.frames = sliding_window_view(self.buf, n_fft)[::hop]  # (n_frames, n_fft), a view
         self.window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa
         self.windowed = np.empty((n_frames, n_fft), dtype=np.float32)
-        # The spectrum is squared in its interleaved (re, im) float32 view and projected
-        # without first adding re² + im²: each weight row is repeated for re and im.
         self.mels = [
-            np.ascontiguousarray(np.repeat(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=MEL_FMAX_RATIO * sr).T, 2, axis=0), dtype=np.float32)
+            np.ascontiguousarray(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=MEL_FMAX_RATIO * sr).T, dtype=np.float32)
             for _, n_mels, _, _ in res.bands
-        ]  # each (2 * n_bins, n_mels)
+        ]  # each (n_bins, n_mels)
+        self.power = np.empty((n_frames, n_fft // 2 + 1), dtype=np.float32)
         self.pooled = [pooled for *_, pooled in res.bands]
         self.term_names = [t for t, *_ in res.bands]
         self.weight_names = [w for _, _, w, _ in res.bands]
@@ -156,13 +155,14 @@ class _Plan:
         spec = scipy.fft.rfft(self.windowed, axis=1, workers=1)  # complex64, (n_frames, n_bins)
         sq = spec.view(np.float32)  # (n_frames, 2 * n_bins): re, im interleaved
         np.square(sq, out=sq)  # re², im²
+        power = np.add(sq[:, 0::2], sq[:, 1::2], out=self.power)  # (n_frames, n_bins)
         pooled = None
         for mel, use_pool in zip(self.mels, self.pooled):
             if not use_pool:
-                out.append(sq[: self.n_real] @ mel)
+                out.append(power[: self.n_real] @ mel)
                 continue
             if pooled is None:
-                pooled = sq if self.pool == 1 else sq.reshape(self.n_blocks, self.pool, -1).sum(axis=1)
+                pooled = power if self.pool == 1 else power.reshape(self.n_blocks, self.pool, -1).sum(axis=1)
             out.append(pooled @ mel)
 
 
