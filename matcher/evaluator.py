@@ -20,6 +20,9 @@ from synth.voices import get_voice
 
 __all__ = ["Evaluator", "loss_of_patch"]
 
+CHUNKS_PER_WORKER = 4
+"""A batch is cut into this many chunks per worker process (dynamic load balancing)."""
+
 _WORKER_CACHE: dict[str, Fitness] = {}
 """In a worker process: the fitness of the last target seen, by target key."""
 
@@ -135,7 +138,9 @@ class Evaluator:
         if self._executor is None or len(patches) < 2:
             results = _evaluate_chunk(self._job(patches))
         else:
-            bounds = np.linspace(0, len(patches), self.jobs + 1).round().astype(int)
+            # A few chunks per worker, so a worker slowed by other load hands work to the other.
+            n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
+            bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
             jobs = [self._job(patches[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
             results = [x for chunk in self._executor.map(_evaluate_chunk, jobs) for x in chunk]
         gain_param = get_voice(self.voice).gain_param
