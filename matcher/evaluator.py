@@ -108,8 +108,6 @@ class Evaluator:
         self.weights = weights
         self.solve_gain = bool(solve_gain and get_voice(voice).gain_param)
         self.target_audio = np.ascontiguousarray(target_audio, dtype=np.float32)
-        self.features = analyse(self.target_audio, self.sr)
-        self.fitness = Fitness(self.features, weights)
         self._key = hashlib.sha1(self.target_audio.tobytes() + repr((self.sr, voice, weights)).encode()).hexdigest()
         self._executor = None
         if self.jobs > 1:
