@@ -6,7 +6,8 @@ Targets are ``experiments.suites.in_domain_suite(n, seed=--suite-seed)``; the
 default suite seed (2025) is neither the training set's (dataset seed 1, one
 generator per sample) nor the model evaluation's (777).  Every method sees the
 same targets, budget and search seed, in one run.  A method is a strategy or
-optimiser name; ``hybrid:screen=1,sigma=0.05,k=2`` runs a hybrid variant.
+optimiser name; ``hybrid:screen=1+sigma=0.05+k=2`` runs a hybrid variant
+(options: screen, fit, sigma, k, mass, opt).
 
 For each budget it prints: median final distance (and IQR), oscillator /
 filter accuracy, median f0 error, median wall time; then, against the best
@@ -35,10 +36,10 @@ __all__ = ["run_one", "main"]
 def _parse(method: str) -> tuple[str, dict]:
     name, _, opts = method.partition(":")
     kw: dict = {}
-    for item in filter(None, opts.split(",")):
+    for item in filter(None, opts.split("+")):
         k, _, v = item.partition("=")
-        kw[{"screen": "screen", "sigma": "sigma0", "k": "k_max", "mass": "mass", "opt": "optimizer"}[k]] = (
-            bool(int(v)) if k == "screen" else int(v) if k == "k" else v if k == "opt" else float(v)
+        kw[{"screen": "screen", "sigma": "sigma0", "k": "k_max", "mass": "mass", "opt": "optimizer", "fit": "fit_seeds"}[k]] = (
+            bool(int(v)) if k in ("screen", "fit") else int(v) if k == "k" else v if k == "opt" else float(v)
         )
     return name, kw
 

@@ -8,12 +8,16 @@
 2. the predicted patch of the most probable combination is evaluated first
    (evaluation 1): the result is never worse than it;
 3. the top-k (oscillator, filter) combinations, until their probabilities sum
-   to 0.99 (at most :data:`HYBRID_K`), each with its predicted patch as seed,
-   are searched by :func:`matcher.search.run_match` with CMA-ES and a small
-   initial spread.  Only those k arms (usually 1) get the 30-point screening
-   grid, next to their seed, instead of the 12 arms × 30 points of the
-   unseeded search; each arm's CMA-ES starts at its best round-0 point.  f0
-   still narrows ``osc_freq`` and the envelope fit narrows the ADSR there.
+   to 0.99 (at most :data:`HYBRID_K`), are searched by
+   :func:`matcher.search.run_match` with CMA-ES and a small initial spread.
+   Each combination is seeded with its predicted patch and with the
+   render-free fits: the envelope of :func:`objectives.envelope.fit_adsr` and
+   the cutoff, resonance and noise level of :func:`objectives.filter_fit.fit_filters`
+   (one seed with noise, one without).  The prediction evaluated in step 2 is
+   told to the search, not evaluated again.  Only those k arms (usually 1) are
+   searched, instead of the 12 arms of the unseeded search; each arm's CMA-ES
+   starts at its best round-0 point.  f0 still narrows ``osc_freq`` and the
+   envelope fit narrows the ADSR there.
 
 Both return a :class:`matcher.search.MatchResult`; they also set ``result.info``
 (probabilities, the seed's loss, network and feature times).
@@ -30,9 +34,11 @@ import numpy as np
 from matcher.evaluator import Evaluator
 from matcher.predictor import Prediction, Predictor, load_default_model, predictor_features
 from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
+from objectives.envelope import fit_adsr
+from objectives.filter_fit import fit_filters
 from objectives.pitch import PitchEstimate, estimate_pitch
 
-__all__ = ["run_predict", "run_hybrid", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN"]
+__all__ = ["run_predict", "run_hybrid", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS"]
 
 HYBRID_K = 3
 """At most this many (oscillator, filter) combinations are searched."""
@@ -48,6 +54,9 @@ HYBRID_OPTIMIZER = "cma"
 
 HYBRID_SCREEN = True
 """Whether run_match also screens each arm with its grid (measured: see docs/learning.md)."""
+
+HYBRID_FIT_SEEDS = True
+"""Whether each arm is also seeded with the render-free filter and envelope fits."""
 
 
 def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate, predictor: Predictor | None) -> tuple[Prediction, dict]:
@@ -82,6 +91,45 @@ def _evaluate_seed(target_audio: np.ndarray, config: MatchConfig, patch: dict, t
     return float(losses[0]), evaluated[0], time.perf_counter() - t0
 
 
+def _seed_patches(
+    target_audio: np.ndarray,
+    sr: int,
+    pitch: PitchEstimate,
+    pred: Prediction,
+    combos: Sequence[tuple[str, str]],
+    first_patch: dict,
+    first_loss: float,
+    info: dict,
+    fit_seeds: bool,
+) -> tuple[list[dict], list[float | None]]:
+    """Seeds of each searched combination: the predicted patch, then the render-free fits.
+
+    For each combination, the predicted patch with the envelope of
+    :func:`objectives.envelope.fit_adsr` and the filter and noise level of
+    :func:`objectives.filter_fit.fit_filters` (one seed per noise hypothesis).
+    The first combination's predicted patch was already evaluated: its loss is
+    passed on so it is not evaluated twice.
+    """
+    seeds: list[dict] = []
+    known: list[float | None] = []
+    fits = []
+    if fit_seeds:
+        t0 = time.perf_counter()
+        f0_hz = pitch.f0_hz if pitch.voiced else None
+        adsr = fit_adsr(target_audio, sr, len(target_audio) / sr, f0_hz).as_patch()
+        fits = fit_filters(target_audio, sr, f0_hz, list(combos))
+        info["fit_ms"] = 1000 * (time.perf_counter() - t0)
+        info["filter_fits"] = [[f.__dict__ for f in combo_fits] for combo_fits in fits]
+    for i, combo in enumerate(combos):
+        base = pred.patch(combo)
+        seeds.append(base)
+        known.append(first_loss if i == 0 and base == pred.patch() else None)
+        for fit in fits[i] if fits else []:
+            seeds.append({**base, **adsr, **fit.as_patch(float(base["osc_vol"]) or 0.8)})
+            known.append(None)
+    return seeds, known
+
+
 def run_predict(
     target_audio: np.ndarray,
     config: MatchConfig,
@@ -112,6 +160,7 @@ def run_hybrid(
     sigma0: float = HYBRID_SIGMA,
     screen: bool = HYBRID_SCREEN,
     optimizer: str = HYBRID_OPTIMIZER,
+    fit_seeds: bool = HYBRID_FIT_SEEDS,
 ) -> MatchResult:
     """Predict, evaluate the prediction, then search the top-k combinations from their predicted patches.
 
@@ -141,9 +190,10 @@ def run_hybrid(
 
     search_config = replace(config, optimizer=optimizer, budget=config.budget - 1, sigma0=sigma0, screen_design=screen,
                             time_limit_s=None if config.time_limit_s is None else max(1e-3, config.time_limit_s - seed_wall))
+    seeds, known = _seed_patches(target_audio, config.sr, pitch, pred, [c for c, _ in top], seed_patch, seed_loss, info, fit_seeds)
     res = run_match(
         target_audio, search_config, callback=shifted, pitch=pitch,
-        seed_patches=[pred.patch(c) for c, _ in top],
+        seed_patches=seeds, seed_losses=known,
         combos=[{"osc_type": o, "filter_type": f} for (o, f), _ in top],
     )
     patch, loss = (res.patch, res.loss) if res.loss < seed_loss else (dict(seed_patch), seed_loss)

@@ -236,6 +236,7 @@ def run_match(
     pitch: PitchEstimate | None = None,
     seed_patches: Sequence[Mapping[str, float | str]] = (),
     combos: Sequence[Mapping[str, str]] | None = None,
+    seed_losses: Sequence[float | None] | None = None,
 ) -> MatchResult:
     """Search the voice's parameters that best reproduce ``target_audio``.
 
@@ -260,6 +261,11 @@ def run_match(
     combos : sequence of dicts, optional
         Restrict the arms to these choice combinations (e.g. ``{"osc_type": "saw",
         "filter_type": "lowpass"}``); all combinations otherwise.
+    seed_losses : sequence of float or None, optional
+        Losses of seed patches the caller has already evaluated (same order as
+        ``seed_patches``, ``None`` where unknown): those are told to their arm's
+        optimiser without being evaluated again (they count neither towards the
+        budget nor towards the returned best, which the caller holds).
 
     Returns
     -------
@@ -324,18 +330,28 @@ def run_match(
 
     # Round 0: every arm's seed patches first (so a tight budget still evaluates them all),
     # then the same screening grid for every arm (or the centre of an arm with neither).
-    seeds = [
-        (arm, np.array([arm.space.encode({**s, **arm.space.locked}) for s in seed_patches if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]).reshape(-1, arm.space.dim))
-        for arm in arms
-    ]
-    seed_losses = evaluate([(arm, u) for arm, u in seeds if len(u)])
+    known_losses = list(seed_losses) if seed_losses is not None else [None] * len(seed_patches)
+    if len(known_losses) != len(seed_patches):
+        raise ValueError("seed_losses must have one entry per seed patch")
+    told: dict[int, tuple[list, list]] = {id(arm): ([], []) for arm in arms}
+    seeds = []
+    for arm in arms:
+        mine = [(s, l) for s, l in zip(seed_patches, known_losses) if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]
+        for s, l in mine:
+            if l is not None:
+                told[id(arm)][0].append(arm.space.encode({**s, **arm.space.locked}))
+                told[id(arm)][1].append(float(l))
+                arm.best_loss = min(arm.best_loss, float(l))
+        u = [arm.space.encode({**s, **arm.space.locked}) for s, l in mine if l is None]
+        seeds.append((arm, np.array(u).reshape(-1, arm.space.dim), len(mine)))
+    evaluated_seeds = evaluate([(arm, u) for arm, u, _ in seeds if len(u)])
     grids = [
-        (arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None) if config.screen_design else np.full((0 if len(u) else 1, arm.space.dim), 0.5))
-        for arm, u in seeds
+        (arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None) if config.screen_design else np.full((0 if n_seeds else 1, arm.space.dim), 0.5))
+        for arm, _, n_seeds in seeds
     ]
     grid_losses = evaluate([(arm, u) for arm, u in grids if len(u)]) if state["n_evals"] < config.budget else []
-    told: dict[int, tuple[list, list]] = {id(arm): ([], []) for arm in arms}
-    for pairs, losses in (([p for p in seeds if len(p[1])], seed_losses), ([p for p in grids if len(p[1])], grid_losses)):
+    seeds = [(arm, u) for arm, u, _ in seeds]
+    for pairs, losses in (([p for p in seeds if len(p[1])], evaluated_seeds), ([p for p in grids if len(p[1])], grid_losses)):
         for (arm, u), arm_losses in zip(pairs, losses):
             told[id(arm)][0].extend(u[: len(arm_losses)])
             told[id(arm)][1].extend(arm_losses)

@@ -19,7 +19,7 @@ import numpy as np
 
 from synth.voices import OSC_TYPES, get_voice
 
-__all__ = ["render", "Renderer", "RenderContext", "get_renderer", "import_pyo", "NOISE_SEED", "BUFFER_SIZE"]
+__all__ = ["render", "Renderer", "RenderContext", "get_renderer", "import_pyo", "NOISE_SEED", "BUFFER_SIZE", "harmonic_amplitudes", "NOISE_REF_SR"]
 
 NOISE_SEED = 20240601
 """Seed of the white-noise table shared by every render (same noise, every time)."""
@@ -45,7 +45,7 @@ def import_pyo() -> Any:
     return pyo
 
 
-def _harmonic_amplitudes(osc_type: str, n_harmonics: int) -> np.ndarray:
+def harmonic_amplitudes(osc_type: str, n_harmonics: int) -> np.ndarray:
     """Sine-phase Fourier amplitudes of a band-limited waveform.
 
     Returns
@@ -72,7 +72,7 @@ def _harmonic_amplitudes(osc_type: str, n_harmonics: int) -> np.ndarray:
 
 def wavetable_samples(osc_type: str, n_harmonics: int, size: int = WAVETABLE_SIZE) -> np.ndarray:
     """One cycle of a band-limited waveform, shape (size,), float64, peak about 1."""
-    a = _harmonic_amplitudes(osc_type, n_harmonics)
+    a = harmonic_amplitudes(osc_type, n_harmonics)
     spectrum = np.zeros(size // 2 + 1, dtype=complex)
     spectrum[: len(a)] = -0.5j * size * a
     return np.fft.irfft(spectrum, n=size)

@@ -56,3 +56,23 @@ def test_strategies_registered(target):
     rows = []
     r = run_strategy(target.audio, MatchConfig(optimizer="predict", budget=50, sr=target.sr), callback=rows.extend)
     assert r.evals == 1 and len(rows) == 1
+
+
+def test_hybrid_does_not_evaluate_the_prediction_twice_and_tries_the_filter_fits(target):
+    result, rows = run(target, budget=60)
+    first = rows[0].patch
+    assert sum(dict(r.patch) == dict(first) for r in rows) == 1
+    fits = result.info["filter_fits"]
+    assert len(fits) == len(result.info["combos_searched"]) and all(1 <= len(f) <= 2 for f in fits)
+    # right after the prediction come the fitted seeds: the top combination's filter fits
+    top_fits = fits[0]
+    for row, fit in zip(rows[1:], top_fits):
+        assert row.patch["filter_cutoff"] == pytest.approx(fit["cutoff_hz"], rel=1e-6)
+        assert row.patch["filter_res"] == pytest.approx(fit["q"], rel=1e-6)
+    assert result.loss <= min(r.loss for r in rows[1 : 1 + len(top_fits)])
+
+
+def test_filter_fit_seeds_beat_the_prediction_on_this_target(target):
+    with_fit, _ = run(target, budget=4)
+    without, _ = run(target, budget=4, fn=lambda a, c, callback: run_hybrid(a, c, callback=callback, fit_seeds=False))
+    assert with_fit.loss < without.loss

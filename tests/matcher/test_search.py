@@ -107,6 +107,27 @@ def test_seed_patch_is_evaluated_even_with_a_small_budget(valid_target):
     _check_seed_kept(result, true_patch)
 
 
+def test_seed_with_a_known_loss_is_not_evaluated_again_but_starts_the_search(valid_target):
+    true_patch, audio = valid_target
+    combo = {"osc_type": true_patch["osc_type"], "filter_type": true_patch["filter_type"]}
+    rows = []
+    run_match(audio, MatchConfig(budget=40, seed=0, screen_design=False), callback=rows.extend,
+              seed_patches=[true_patch], seed_losses=[0.0], combos=[combo])
+    assert len(rows) == 40
+    assert not any(r.patch["filter_cutoff"] == true_patch["filter_cutoff"] for r in rows)
+    # the optimiser starts at the told seed: its first batch sits closer to the true patch than from the centre
+    unseeded = []
+    run_match(audio, MatchConfig(budget=40, seed=0, screen_design=False), callback=unseeded.extend, combos=[combo])
+    space = SUBTRACTIVE.space
+
+    def spread(batch):
+        return np.median([np.abs(space.encode(dict(r.patch)) - space.encode(true_patch)).mean() for r in batch])
+
+    assert spread(rows[:12]) < 0.5 * spread(unseeded[1:13])
+    with pytest.raises(ValueError, match="one entry per seed"):
+        run_match(audio, MatchConfig(budget=5), seed_patches=[true_patch], seed_losses=[])
+
+
 def test_combos_restrict_the_arms(valid_target):
     _, audio = valid_target
     rows = []
