@@ -7,7 +7,7 @@ default suite seed (2025) is neither the training set's (dataset seed 1, one
 generator per sample) nor the model evaluation's (777).  Every method sees the
 same targets, budget and search seed, in one run.  A method is a strategy or
 optimiser name; ``hybrid:screen=1+sigma=0.05+k=2`` runs a hybrid variant
-(options: screen, fit, sigma, k, mass, opt).
+(options: screen, fit, spread, envfix, sigma, k, mass, opt).
 
 For each budget it prints: median final distance (and IQR), oscillator /
 filter accuracy, median f0 error, median wall time; then, against the best
@@ -38,8 +38,8 @@ def _parse(method: str) -> tuple[str, dict]:
     kw: dict = {}
     for item in filter(None, opts.split("+")):
         k, _, v = item.partition("=")
-        kw[{"screen": "screen", "sigma": "sigma0", "k": "k_max", "mass": "mass", "opt": "optimizer", "fit": "fit_seeds"}[k]] = (
-            bool(int(v)) if k in ("screen", "fit") else int(v) if k == "k" else v if k == "opt" else float(v)
+        kw[{"screen": "screen", "sigma": "sigma0", "k": "k_max", "mass": "mass", "opt": "optimizer", "fit": "fit_seeds", "spread": "fit_spread", "envfix": "correct_envelope"}[k]] = (
+            bool(int(v)) if k in ("screen", "fit", "spread", "envfix") else int(v) if k == "k" else v if k == "opt" else float(v)
         )
     return name, kw
 

@@ -34,11 +34,10 @@ import numpy as np
 from matcher.evaluator import Evaluator
 from matcher.predictor import Prediction, Predictor, load_default_model, predictor_features
 from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
-from objectives.envelope import fit_adsr
-from objectives.filter_fit import fit_filters
+from matcher.seeding import SeedRun
 from objectives.pitch import PitchEstimate, estimate_pitch
 
-__all__ = ["run_predict", "run_hybrid", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS"]
+__all__ = ["run_predict", "run_hybrid", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS", "HYBRID_FIT_SPREAD", "HYBRID_CORRECT_ENVELOPE"]
 
 HYBRID_K = 3
 """At most this many (oscillator, filter) combinations are searched."""
@@ -60,6 +59,12 @@ at budget 300; see docs/learning.md)."""
 
 HYBRID_FIT_SEEDS = True
 """Whether each arm is also seeded with the render-free filter and envelope fits."""
+
+HYBRID_FIT_SPREAD = True
+"""Whether an arm that starts from a fitted seed uses :data:`matcher.seeding.FIT_SPREAD` as its initial spread."""
+
+HYBRID_CORRECT_ENVELOPE = True
+"""Whether the best fitted seed also gets its envelope corrected for the fit's bias (one render)."""
 
 
 def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate, predictor: Predictor | None) -> tuple[Prediction, dict]:
@@ -94,45 +99,6 @@ def _evaluate_seed(target_audio: np.ndarray, config: MatchConfig, patch: dict, t
     return float(losses[0]), evaluated[0], time.perf_counter() - t0
 
 
-def _seed_patches(
-    target_audio: np.ndarray,
-    sr: int,
-    pitch: PitchEstimate,
-    pred: Prediction,
-    combos: Sequence[tuple[str, str]],
-    first_patch: dict,
-    first_loss: float,
-    info: dict,
-    fit_seeds: bool,
-) -> tuple[list[dict], list[float | None]]:
-    """Seeds of each searched combination: the predicted patch, then the render-free fits.
-
-    For each combination, the predicted patch with the envelope of
-    :func:`objectives.envelope.fit_adsr` and the filter and noise level of
-    :func:`objectives.filter_fit.fit_filters` (one seed per noise hypothesis).
-    The first combination's predicted patch was already evaluated: its loss is
-    passed on so it is not evaluated twice.
-    """
-    seeds: list[dict] = []
-    known: list[float | None] = []
-    fits = []
-    if fit_seeds:
-        t0 = time.perf_counter()
-        f0_hz = pitch.f0_hz if pitch.voiced else None
-        adsr = fit_adsr(target_audio, sr, len(target_audio) / sr, f0_hz).as_patch()
-        fits = fit_filters(target_audio, sr, f0_hz, list(combos))
-        info["fit_ms"] = 1000 * (time.perf_counter() - t0)
-        info["filter_fits"] = [[f.__dict__ for f in combo_fits] for combo_fits in fits]
-    for i, combo in enumerate(combos):
-        base = pred.patch(combo)
-        seeds.append(base)
-        known.append(first_loss if i == 0 and base == pred.patch() else None)
-        for fit in fits[i] if fits else []:
-            seeds.append({**base, **adsr, **fit.as_patch(float(base["osc_vol"]) or 0.8)})
-            known.append(None)
-    return seeds, known
-
-
 def run_predict(
     target_audio: np.ndarray,
     config: MatchConfig,
@@ -164,42 +130,52 @@ def run_hybrid(
     screen: bool = HYBRID_SCREEN,
     optimizer: str = HYBRID_OPTIMIZER,
     fit_seeds: bool = HYBRID_FIT_SEEDS,
+    fit_spread: bool = HYBRID_FIT_SPREAD,
+    correct_envelope: bool = HYBRID_CORRECT_ENVELOPE,
 ) -> MatchResult:
-    """Predict, evaluate the prediction, then search the top-k combinations from their predicted patches.
+    """Predict, evaluate the prediction and the fitted seeds, then search the top-k combinations from them.
 
-    The result is the best of the evaluated prediction and the search; it uses
-    at most ``config.budget`` evaluations and is reproducible for a ``config.seed``.
-    A voice other than ``subtractive`` (which the predictor does not know) runs
-    the plain search.
+    The result is the best of every evaluation; it uses at most
+    ``config.budget`` evaluations (analysis renders included) and is
+    reproducible for a ``config.seed``.  A voice other than ``subtractive``
+    (which the predictor does not know) runs the plain search.
     """
     if config.voice != "subtractive":
         return run_match(target_audio, replace(config, optimizer=optimizer), callback=callback, pitch=pitch)
     t0 = time.perf_counter()
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
     pred, info = _predict(target_audio, config, pitch, predictor)
-    seed_loss, seed_patch, seed_wall = _evaluate_seed(target_audio, config, pred.patch(), t0)
-    if callback is not None:
-        callback([Evaluation(1, seed_wall, seed_loss, seed_loss, "predict", seed_patch)])
-    top = pred.top_combos(k_max, mass)
-    info = {**info, "seed_loss": seed_loss, "combos_searched": [list(c) for c, _ in top]}
-    if config.budget <= 1:
-        result = MatchResult(dict(seed_patch), seed_loss, 1, seed_wall, pitch, [], "budget")
-        result.info = info  # type: ignore[attr-defined]
-        return result
+    top = [c for c, _ in pred.top_combos(k_max, mass)]
+    run = SeedRun(target_audio, config, callback, t0)
+    (first,) = run.evaluate([pred.patch()], "predict")
+    info = {**info, "seed_loss": first.loss, "combos_searched": [list(c) for c in top]}
+    if fit_seeds and run.room > 0:
+        run.add_fitted(pitch, pred, top, correct_envelope=correct_envelope)
+    run.close()
+    info.update(run.info)
+    res = None
+    if run.room > 0:
+        n_seed_evals, best_seed = run.evals, run.best.loss
+        seed_wall = time.perf_counter() - t0
 
-    def shifted(rows: Sequence[Evaluation]) -> None:
-        if callback is not None:
-            callback([replace(r, eval=r.eval + 1, wall_s=r.wall_s + seed_wall, best_loss=min(r.best_loss, seed_loss)) for r in rows])
+        def shifted(rows: Sequence[Evaluation]) -> None:
+            if callback is not None:
+                callback([replace(r, eval=r.eval + n_seed_evals, wall_s=r.wall_s + seed_wall, best_loss=min(r.best_loss, best_seed)) for r in rows])
 
-    search_config = replace(config, optimizer=optimizer, budget=config.budget - 1, sigma0=sigma0, screen_design=screen,
-                            time_limit_s=None if config.time_limit_s is None else max(1e-3, config.time_limit_s - seed_wall))
-    seeds, known = _seed_patches(target_audio, config.sr, pitch, pred, [c for c, _ in top], seed_patch, seed_loss, info, fit_seeds)
-    res = run_match(
-        target_audio, search_config, callback=shifted, pitch=pitch,
-        seed_patches=seeds, seed_losses=known,
-        combos=[{"osc_type": o, "filter_type": f} for (o, f), _ in top],
-    )
-    patch, loss = (res.patch, res.loss) if res.loss < seed_loss else (dict(seed_patch), seed_loss)
-    result = MatchResult(patch, loss, res.evals + 1, time.perf_counter() - t0, res.pitch, res.arms, res.stopped_by)
+        search_config = replace(config, optimizer=optimizer, budget=run.room, sigma0=sigma0, screen_design=screen,
+                                time_limit_s=None if config.time_limit_s is None else max(1e-3, config.time_limit_s - seed_wall))
+        res = run_match(
+            target_audio, search_config, callback=shifted, pitch=pitch,
+            seed_patches=[s.patch for s in run.seeds], seed_losses=[s.loss for s in run.seeds],
+            seed_spreads=[s.spread if fit_spread else None for s in run.seeds],
+            combos=[{"osc_type": o, "filter_type": f} for o, f in top],
+        )
+    best = run.best
+    if res is not None and res.loss < best.loss:
+        patch, loss = res.patch, res.loss
+    else:
+        patch, loss = dict(best.patch), best.loss
+    evals = run.evals + (res.evals if res is not None else 0)
+    result = MatchResult(patch, loss, evals, time.perf_counter() - t0, pitch, res.arms if res else [], res.stopped_by if res else "budget")
     result.info = info  # type: ignore[attr-defined]
     return result

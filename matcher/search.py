@@ -221,11 +221,21 @@ PITCH_SIGMA = 0.02
 clean notes and the fitness is steep in pitch, so a wide start wastes evaluations."""
 
 
-def _sigma_vector(space: ParamSpace, sigma0: float, voiced: bool) -> np.ndarray:
-    """Per-dimension initial spread: ``sigma0``, and :data:`PITCH_SIGMA` for a narrowed pitch."""
+def _sigma_vector(space: ParamSpace, sigma0: float, voiced: bool, spread: Mapping[str, float] | None = None) -> np.ndarray:
+    """Per-dimension initial spread in unit-cube coordinates.
+
+    ``sigma0`` by default, :data:`PITCH_SIGMA` for a narrowed pitch, and for the
+    parameters named in ``spread`` their own spread, given in natural units
+    (octaves for a log-scaled parameter, the parameter's unit otherwise).
+    """
     sigma = np.full(space.dim, float(sigma0))
     if voiced and any(p.name == "osc_freq" for p in space.free):
         sigma[space.index("osc_freq")] = min(PITCH_SIGMA, sigma0)
+    for name, value in (spread or {}).items():
+        if name in space.names and not space[name].is_choice and name in [p.name for p in space.free]:
+            p = space[name]
+            width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
+            sigma[space.index(name)] = min(max(value / width, 1e-4), 0.5)
     return sigma
 
 
@@ -237,6 +247,7 @@ def run_match(
     seed_patches: Sequence[Mapping[str, float | str]] = (),
     combos: Sequence[Mapping[str, str]] | None = None,
     seed_losses: Sequence[float | None] | None = None,
+    seed_spreads: Sequence[Mapping[str, float] | None] | None = None,
 ) -> MatchResult:
     """Search the voice's parameters that best reproduce ``target_audio``.
 
@@ -266,6 +277,11 @@ def run_match(
         ``seed_patches``, ``None`` where unknown): those are told to their arm's
         optimiser without being evaluated again (they count neither towards the
         budget nor towards the returned best, which the caller holds).
+    seed_spreads : sequence of mapping or None, optional
+        Per seed patch, how far from it the answer probably is, per parameter in
+        natural units (octaves for log-scaled parameters): when an arm starts
+        from that seed, its optimiser's initial spread uses these instead of
+        ``config.sigma0`` (a precise seed then is not thrown away by wide first steps).
 
     Returns
     -------
@@ -333,32 +349,43 @@ def run_match(
     known_losses = list(seed_losses) if seed_losses is not None else [None] * len(seed_patches)
     if len(known_losses) != len(seed_patches):
         raise ValueError("seed_losses must have one entry per seed patch")
-    told: dict[int, tuple[list, list]] = {id(arm): ([], []) for arm in arms}
+    spreads = list(seed_spreads) if seed_spreads is not None else [None] * len(seed_patches)
+    if len(spreads) != len(seed_patches):
+        raise ValueError("seed_spreads must have one entry per seed patch")
+    # per arm: told points, their losses, and the spread of the seed each came from (None: grid)
+    told: dict[int, tuple[list, list, list]] = {id(arm): ([], [], []) for arm in arms}
     seeds = []
     for arm in arms:
-        mine = [(s, l) for s, l in zip(seed_patches, known_losses) if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]
-        for s, l in mine:
+        mine = [(s, l, sp) for s, l, sp in zip(seed_patches, known_losses, spreads) if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]
+        for s, l, sp in mine:
             if l is not None:
                 told[id(arm)][0].append(arm.space.encode({**s, **arm.space.locked}))
                 told[id(arm)][1].append(float(l))
+                told[id(arm)][2].append(sp)
                 arm.best_loss = min(arm.best_loss, float(l))
-        u = [arm.space.encode({**s, **arm.space.locked}) for s, l in mine if l is None]
-        seeds.append((arm, np.array(u).reshape(-1, arm.space.dim), len(mine)))
-    evaluated_seeds = evaluate([(arm, u) for arm, u, _ in seeds if len(u)])
+        u = [arm.space.encode({**s, **arm.space.locked}) for s, l, _ in mine if l is None]
+        pending_spreads = [sp for _, l, sp in mine if l is None]
+        seeds.append((arm, np.array(u).reshape(-1, arm.space.dim), len(mine), pending_spreads))
+    evaluated_seeds = evaluate([(arm, u) for arm, u, _, _ in seeds if len(u)])
     grids = [
         (arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None) if config.screen_design else np.full((0 if n_seeds else 1, arm.space.dim), 0.5))
-        for arm, _, n_seeds in seeds
+        for arm, _, n_seeds, _ in seeds
     ]
     grid_losses = evaluate([(arm, u) for arm, u in grids if len(u)]) if state["n_evals"] < config.budget else []
-    seeds = [(arm, u) for arm, u, _ in seeds]
-    for pairs, losses in (([p for p in seeds if len(p[1])], evaluated_seeds), ([p for p in grids if len(p[1])], grid_losses)):
-        for (arm, u), arm_losses in zip(pairs, losses):
-            told[id(arm)][0].extend(u[: len(arm_losses)])
-            told[id(arm)][1].extend(arm_losses)
+    for (arm, u, _, sps), arm_losses in zip([p for p in seeds if len(p[1])], evaluated_seeds):
+        told[id(arm)][0].extend(u[: len(arm_losses)])
+        told[id(arm)][1].extend(arm_losses)
+        told[id(arm)][2].extend(sps[: len(arm_losses)])
+    for (arm, u), arm_losses in zip([p for p in grids if len(p[1])], grid_losses):
+        told[id(arm)][0].extend(u[: len(arm_losses)])
+        told[id(arm)][1].extend(arm_losses)
+        told[id(arm)][2].extend([None] * len(arm_losses))
     for i, arm in enumerate(arms):
-        us, losses = told[id(arm)]
-        x0 = us[int(np.argmin(losses))] if losses else np.full(arm.space.dim, 0.5)
-        arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=_sigma_vector(arm.space, config.sigma0, pitch.voiced))
+        us, losses, sps = told[id(arm)]
+        best = int(np.argmin(losses)) if losses else None
+        x0 = us[best] if best is not None else np.full(arm.space.dim, 0.5)
+        sigma = _sigma_vector(arm.space, config.sigma0, pitch.voiced, sps[best] if best is not None else None)
+        arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=sigma)
 
     plan = _round_plan(len(arms), config.eta, config.final_arms)[1:] or [len(arms)]
     spent0 = state["n_evals"]

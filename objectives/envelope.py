@@ -17,7 +17,7 @@ from scipy.signal import fftconvolve
 
 from synth.voices import envelope_times
 
-__all__ = ["AdsrFit", "adsr_curve", "rms_envelope", "fit_adsr", "ENVELOPE_STEP_S"]
+__all__ = ["AdsrFit", "adsr_curve", "rms_envelope", "fit_adsr", "correct_adsr", "ENVELOPE_STEP_S"]
 
 ENVELOPE_STEP_S = 0.001
 """Time step of the envelope the fit works on (1 ms)."""
@@ -133,3 +133,35 @@ def fit_adsr(y: np.ndarray, sr: int, duree_s: float, f0_hz: float | None = None)
     g = float(m @ target) / max(float(m @ m), 1e-12)
     rms_error = float(np.sqrt(np.mean((g * m - target) ** 2)))
     return AdsrFit(float(np.exp(best.x[0])), float(np.exp(best.x[1])), float(best.x[2]), float(np.exp(best.x[3])), g * scale, rms_error)
+
+
+def correct_adsr(target_fit: AdsrFit, render_fit: AdsrFit, rendered: dict[str, float]) -> dict[str, float]:
+    """Remove the fit's own bias, measured on a render whose envelope is known.
+
+    :func:`fit_adsr` is biased by what its model leaves out (the filter's
+    transient, the RMS window on a low note).  Fitting a render of a nearby
+    patch (``rendered``, fitted as ``render_fit``) measures that bias for this
+    sound; it is removed from the target's fit: times are scaled by
+    ``rendered / render_fit`` and the sustain shifted by ``rendered - render_fit``.
+
+    Parameters
+    ----------
+    target_fit : AdsrFit
+        Fit of the target.
+    render_fit : AdsrFit
+        Fit of the render of ``rendered``.
+    rendered : dict
+        The rendered patch's ``env_attack``, ``env_decay``, ``env_sustain``, ``env_release``.
+
+    Returns
+    -------
+    dict
+        Corrected ``env_*`` values (times in seconds, sustain in [0, 1]).
+    """
+    out = {}
+    for name, fitted, refit in (("env_attack", target_fit.attack_s, render_fit.attack_s),
+                                ("env_decay", target_fit.decay_s, render_fit.decay_s),
+                                ("env_release", target_fit.release_s, render_fit.release_s)):
+        out[name] = float(fitted * float(rendered[name]) / max(refit, 1e-6))
+    out["env_sustain"] = float(np.clip(target_fit.sustain + float(rendered["env_sustain"]) - render_fit.sustain, 0.0, 1.0))
+    return out

@@ -1,0 +1,158 @@
+"""Starting points of the hybrid search, built and evaluated before it starts.
+
+For each searched (oscillator, filter) combination:
+
+1. the predictor's patch;
+2. that patch with the render-free fits: the envelope of
+   :func:`objectives.envelope.fit_adsr` and the cutoff, Q and noise level of
+   :func:`objectives.filter_fit.fit_filters`, one seed per noise hypothesis;
+3. the better of those with its envelope corrected for the fit's bias
+   (:func:`objectives.envelope.correct_adsr`): the seed is rendered once,
+   its envelope fitted, and the difference from the known envelope removed
+   from the target's fit.
+
+Every seed is evaluated here (so the search is told their losses and does not
+evaluate them again); the analysis render of step 3 is charged to the budget
+like an evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from matcher.evaluator import Evaluator
+from matcher.predictor import Prediction
+from matcher.search import Evaluation, MatchConfig
+from objectives.envelope import correct_adsr, fit_adsr
+from objectives.filter_fit import fit_filters
+from objectives.pitch import PitchEstimate
+from synth.render import render
+from synth.voices import get_voice
+
+__all__ = ["Seed", "SeedRun", "FIT_SPREAD"]
+
+FIT_SPREAD = {"filter_cutoff": 0.05, "filter_res": 0.1, "noise_vol": 0.02, "osc_freq": 0.002,
+              "env_attack": 0.15, "env_decay": 0.06, "env_sustain": 0.005, "env_release": 0.02}
+"""Initial spread of the search around a fitted seed, in octaves (cutoff, Q, pitch, times) or
+level units (noise, sustain): a few times the fits' typical errors (``experiments.seed_accuracy``),
+far below the unit cube's 0.05 (0.4 octave of cutoff) that would throw the fit away in the first steps."""
+
+
+@dataclass(frozen=True)
+class Seed:
+    """An evaluated starting point.
+
+    Attributes
+    ----------
+    patch : dict
+        The patch as evaluated (solved gain included).
+    loss : float
+    label : str
+        Where it comes from: ``predict``, ``fit``, ``fit+envelope``.
+    spread : mapping or None
+        Initial spread of the search around it (see :data:`FIT_SPREAD`); ``None``: the search's default.
+    """
+
+    patch: dict
+    loss: float
+    label: str
+    spread: Mapping[str, float] | None = None
+
+
+@dataclass
+class SeedRun:
+    """Evaluates seeds in this process, numbers them, reports them and keeps the best.
+
+    Parameters
+    ----------
+    target_audio : ndarray, shape (n_samples,)
+        Target at ``config.sr``.
+    config : MatchConfig
+        Its ``budget`` bounds the evaluations plus analysis renders spent here.
+    callback : callable, optional
+        Receives an :class:`matcher.search.Evaluation` row per evaluation.
+    t0 : float
+        ``time.perf_counter()`` at the start of the match (row wall times count from it).
+    """
+
+    target_audio: np.ndarray
+    config: MatchConfig
+    callback: Callable[[Sequence[Evaluation]], None] | None = None
+    t0: float = field(default_factory=time.perf_counter)
+    seeds: list[Seed] = field(default_factory=list)
+    spent: int = 0
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._evaluator = Evaluator(self.target_audio, self.config.sr, self.config.voice, self.config.weights, jobs=1, solve_gain=True)
+
+    @property
+    def room(self) -> int:
+        """Evaluations left in the budget."""
+        return self.config.budget - self.spent
+
+    @property
+    def evals(self) -> int:
+        """Evaluations done (analysis renders excluded)."""
+        return len(self.seeds)
+
+    @property
+    def best(self) -> Seed:
+        return min(self.seeds, key=lambda s: s.loss)
+
+    def evaluate(self, patches: Sequence[dict], label: str, spread: Mapping[str, float] | None = None) -> list[Seed]:
+        """Evaluate as many of ``patches`` as the budget allows; return their seeds."""
+        patches = list(patches)[: max(0, self.room)]
+        if not patches:
+            return []
+        losses, evaluated = self._evaluator.evaluate(patches)
+        now = time.perf_counter() - self.t0
+        out, rows = [], []
+        best = min([s.loss for s in self.seeds], default=np.inf)
+        for loss, patch in zip(losses, evaluated):
+            self.spent += 1
+            seed = Seed(dict(patch), float(loss), label, spread)
+            self.seeds.append(seed)
+            out.append(seed)
+            best = min(best, seed.loss)
+            rows.append(Evaluation(len(self.seeds), now, seed.loss, best, label, seed.patch))
+        if self.callback is not None:
+            self.callback(rows)
+        return out
+
+    def add_fitted(self, pitch: PitchEstimate, pred: Prediction, combos: Sequence[tuple[str, str]], correct_envelope: bool = True) -> None:
+        """Evaluate each combination's predicted patch (unless evaluated already) and its fitted seeds."""
+        sr, audio = self.config.sr, self.target_audio
+        f0_hz = pitch.f0_hz if pitch.voiced else None
+        t0 = time.perf_counter()
+        adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
+        fits = fit_filters(audio, sr, f0_hz, list(combos))
+        self.info["fit_ms"] = 1000 * (time.perf_counter() - t0)
+        self.info["filter_fits"] = [[f.__dict__ for f in combo_fits] for combo_fits in fits]
+        self.info["adsr_fit"] = adsr_fit.__dict__
+        evaluated = [(s.patch["osc_type"], s.patch["filter_type"]) for s in self.seeds if s.label == "predict"]
+        for combo, combo_fits in zip(combos, fits):
+            base = pred.patch(combo)
+            if tuple(combo) not in evaluated:
+                self.evaluate([base], "predict")
+            fitted = self.evaluate([_clip({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice)
+                                    for f in combo_fits], "fit", FIT_SPREAD)
+            if correct_envelope and fitted and self.room >= 2:
+                self.spent += 1  # the analysis render below, charged like an evaluation
+                best = min(fitted, key=lambda s: s.loss)
+                rendered = render(best.patch, sr, len(audio), self.config.voice)
+                corrected = correct_adsr(adsr_fit, fit_adsr(rendered, sr, len(audio) / sr, f0_hz), best.patch)
+                self.evaluate([_clip({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
+
+    def close(self) -> None:
+        self._evaluator.close()
+
+
+def _clip(patch: dict, voice: str) -> dict:
+    """Continuous values clipped to the voice's ranges."""
+    space = get_voice(voice).space
+    return {k: (min(max(float(v), space[k].low), space[k].high) if k in space.names and not space[k].is_choice else v) for k, v in patch.items()}
