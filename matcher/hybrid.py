@@ -8,16 +8,16 @@
 2. the predicted patch of the most probable combination is evaluated first
    (evaluation 1): the result is never worse than it;
 3. the top-k (oscillator, filter) combinations, until their probabilities sum
-   to 0.99 (at most :data:`HYBRID_K`), are searched by
-   :func:`matcher.search.run_match` with CMA-ES and a small initial spread.
-   Each combination is seeded with its predicted patch and with the
-   render-free fits: the envelope of :func:`objectives.envelope.fit_adsr` and
-   the cutoff, resonance and noise level of :func:`objectives.filter_fit.fit_filters`
-   (one seed with noise, one without).  The prediction evaluated in step 2 is
-   told to the search, not evaluated again.  Only those k arms (usually 1) are
-   searched, instead of the 12 arms of the unseeded search; each arm's CMA-ES
-   starts at its best round-0 point.  f0 still narrows ``osc_freq`` and the
-   envelope fit narrows the ADSR there.
+   to 0.99 (at most :data:`HYBRID_K`, usually 1), get their seeds
+   (:mod:`matcher.seeding`): the predicted patch, the patch with the
+   render-free filter/noise and envelope fits (one per noise hypothesis), and
+   the better of those with its envelope corrected for the fit's bias;
+4. :func:`matcher.search.run_match` searches those combinations only (instead
+   of the 12 of the unseeded search), told the seeds' losses: each arm's
+   optimiser (:data:`HYBRID_OPTIMIZER`, a diagonal CMA-ES) starts at its best
+   seed, with a spread per parameter matched to the fits' errors when that
+   seed is a fitted one.  f0 still narrows ``osc_freq`` and the envelope fit
+   narrows the ADSR there.
 
 Both return a :class:`matcher.search.MatchResult`; they also set ``result.info``
 (probabilities, the seed's loss, network and feature times).
@@ -46,11 +46,14 @@ HYBRID_MASS = 0.99
 """Combinations are added, most probable first, until their probabilities sum to this."""
 
 HYBRID_SIGMA = 0.05
-"""CMA-ES initial spread around the seed, in unit-cube coordinates of each arm's (narrowed) space
+"""Initial spread around the seed, in unit-cube coordinates of each arm's (narrowed) space, for the
+parameters :data:`matcher.seeding.FIT_SPREAD` does not set
 (0.05 beat 0.1 at budget 300 on tuning suite 4242 once the fitted seeds existed: 0.105 vs 0.137)."""
 
-HYBRID_OPTIMIZER = "cma"
-"""Optimiser that refines the seeds."""
+HYBRID_OPTIMIZER = "diagonal-cma"
+"""Optimiser that refines the seeds.  On tuning suite 4242 at budget 3000, evaluations for the
+median curve to reach plain cma's final distance: diagonal-cma 437, cma 491, Nevergrad's
+MetaModel 518 (3x the wall time), cma with a population of 6: 790."""
 
 HYBRID_SCREEN = False
 """Whether run_match also screens each arm with its 30-point grid: it helped the predicted seed

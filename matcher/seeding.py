@@ -124,7 +124,8 @@ class SeedRun:
             self.callback(rows)
         return out
 
-    def add_fitted(self, pitch: PitchEstimate, pred: Prediction, combos: Sequence[tuple[str, str]], correct_envelope: bool = True) -> None:
+    def add_fitted(self, pitch: PitchEstimate, pred: Prediction, combos: Sequence[tuple[str, str]], correct_envelope: bool = True,
+                   envelope_passes: int = 1) -> None:
         """Evaluate each combination's predicted patch (unless evaluated already) and its fitted seeds."""
         sr, audio = self.config.sr, self.target_audio
         f0_hz = pitch.f0_hz if pitch.voiced else None
@@ -141,12 +142,14 @@ class SeedRun:
                 self.evaluate([base], "predict")
             fitted = self.evaluate([_clip({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice)
                                     for f in combo_fits], "fit", FIT_SPREAD)
-            if correct_envelope and fitted and self.room >= 2:
+            best = min(fitted, key=lambda s: s.loss) if fitted else None
+            for _ in range(envelope_passes if correct_envelope else 0):
+                if best is None or self.room < 2:
+                    break
                 self.spent += 1  # the analysis render below, charged like an evaluation
-                best = min(fitted, key=lambda s: s.loss)
                 rendered = render(best.patch, sr, len(audio), self.config.voice)
                 corrected = correct_adsr(adsr_fit, fit_adsr(rendered, sr, len(audio) / sr, f0_hz), best.patch)
-                self.evaluate([_clip({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
+                (best,) = self.evaluate([_clip({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
 
     def close(self) -> None:
         self._evaluator.close()
