@@ -200,6 +200,8 @@ def match(
             if n_polish and rows and stopped_by == "budget":
                 progress.update(task, description=f"polishing at {tgt.orig_sr} Hz")
                 result = polish_at_rate(result, tgt.orig_audio, tgt.orig_sr, config, n_polish, on_batch, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
+            if stopped_by == "budget":
+                progress.update(task, completed=budget)  # the hybrid charges its analysis render to the budget
         except KeyboardInterrupt:
             stopped_by = "interrupted"
     if not rows:
