@@ -25,6 +25,7 @@ import numpy as np
 from experiments.pitch_accuracy import draw_cell_patch
 from matcher.evaluator import Evaluator
 from matcher.predictor import load_default_model
+from matcher.seeding import clip_patch
 from objectives.distance import FitnessWeights
 from objectives.envelope import correct_adsr, fit_adsr
 from objectives.filter_fit import fit_filters
@@ -35,11 +36,6 @@ from synth.voices import FILTER_TYPES, OSC_TYPES, SUBTRACTIVE
 __all__ = ["run", "main"]
 
 PARAMS = ("filter_cutoff", "filter_res", "env_attack", "env_decay", "env_sustain", "env_release")
-
-
-def _clip(patch: dict) -> dict:
-    space = SUBTRACTIVE.space
-    return {k: (min(max(float(v), space[k].low), space[k].high) if not space[k].is_choice else v) for k, v in patch.items()}
 
 
 def _ratio(patch: dict) -> float:
@@ -63,13 +59,13 @@ def run(n_per_cell: int, seed: int, sr: int = 22050) -> list[dict]:
                 adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
                 fits = fit_filters(audio, sr, f0_hz, [(osc_type, filter_type)])[0]
                 fit_s = time.perf_counter() - t0
-                candidates = [_clip({**predicted, **adsr_fit.as_patch(), **f.as_patch(0.8)}) for f in fits]
+                candidates = [clip_patch({**predicted, **adsr_fit.as_patch(), **f.as_patch(0.8)}) for f in fits]
                 evaluator = Evaluator(audio, sr, "subtractive", FitnessWeights(), jobs=1, solve_gain=True)
                 losses, _ = evaluator.evaluate([predicted, *candidates])
                 best = int(np.argmin(losses[1:]))
                 fitted = candidates[best]
                 refit = fit_adsr(render(fitted, sr, len(audio)), sr, len(audio) / sr, f0_hz)
-                corrected = _clip({**fitted, **correct_adsr(adsr_fit, refit, fitted)})
+                corrected = clip_patch({**fitted, **correct_adsr(adsr_fit, refit, fitted)})
                 (loss_corr,), _ = evaluator.evaluate([corrected])
                 row = {"osc_type": osc_type, "filter_type": filter_type, "noisy": float(truth["noise_vol"]) > 0,
                        "f0_hz": float(truth["osc_freq"]), "fit_ms": 1000 * fit_s,

@@ -33,7 +33,7 @@ from objectives.pitch import PitchEstimate
 from synth.render import render
 from synth.voices import get_voice
 
-__all__ = ["Seed", "SeedRun", "FIT_SPREAD"]
+__all__ = ["Seed", "SeedRun", "FIT_SPREAD", "clip_patch"]
 
 FIT_SPREAD = {"filter_cutoff": 0.05, "filter_res": 0.1, "noise_vol": 0.02, "osc_freq": 0.002,
               "env_attack": 0.15, "env_decay": 0.06, "env_sustain": 0.005, "env_release": 0.02}
@@ -140,7 +140,7 @@ class SeedRun:
             base = pred.patch(combo)
             if tuple(combo) not in evaluated:
                 self.evaluate([base], "predict")
-            fitted = self.evaluate([_clip({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice)
+            fitted = self.evaluate([clip_patch({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice)
                                     for f in combo_fits], "fit", FIT_SPREAD)
             best = min(fitted, key=lambda s: s.loss) if fitted else None
             for _ in range(envelope_passes if correct_envelope else 0):
@@ -149,13 +149,13 @@ class SeedRun:
                 self.spent += 1  # the analysis render below, charged like an evaluation
                 rendered = render(best.patch, sr, len(audio), self.config.voice)
                 corrected = correct_adsr(adsr_fit, fit_adsr(rendered, sr, len(audio) / sr, f0_hz), best.patch)
-                (best,) = self.evaluate([_clip({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
+                (best,) = self.evaluate([clip_patch({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
 
     def close(self) -> None:
         self._evaluator.close()
 
 
-def _clip(patch: dict, voice: str) -> dict:
-    """Continuous values clipped to the voice's ranges."""
+def clip_patch(patch: dict, voice: str = "subtractive") -> dict:
+    """The patch with its continuous values clipped to the voice's ranges (fits can land just outside)."""
     space = get_voice(voice).space
     return {k: (min(max(float(v), space[k].low), space[k].high) if k in space.names and not space[k].is_choice else v) for k, v in patch.items()}

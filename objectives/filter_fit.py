@@ -224,6 +224,23 @@ def _levels(obs: SpectrumObservations, g_harm: np.ndarray, g_gap: np.ndarray, li
     return log_a, log_b
 
 
+def _harmonics(osc_type: str, sr: int, f0_hz: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic numbers the oscillator plays below 0.45·sr, and the amplitudes of harmonics 1..n.
+
+    Returns
+    -------
+    ks : ndarray of int, shape (n_nonzero,)
+        Numbers of the harmonics with a non-zero amplitude.
+    amps : ndarray, shape (n,)
+        Amplitude of harmonic ``k`` at index ``k - 1`` (empty when unpitched).
+    """
+    if not f0_hz:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    n_harm = 1 if osc_type == "sine" else max(1, int(0.45 * sr / f0_hz))
+    amps = harmonic_amplitudes(osc_type, n_harm)[1 : n_harm + 1]
+    return np.nonzero(amps)[0] + 1, amps
+
+
 def fit_filter(
     audio: np.ndarray,
     sr: int,
@@ -260,9 +277,7 @@ def fit_filter(
     -------
     FilterFit
     """
-    n_harm = 1 if osc_type == "sine" else max(1, int(0.45 * sr / f0_hz)) if f0_hz else 0
-    amps = harmonic_amplitudes(osc_type, max(n_harm, 1))[1 : n_harm + 1] if f0_hz else np.zeros(0)
-    ks = np.nonzero(amps)[0] + 1
+    ks, amps = _harmonics(osc_type, sr, f0_hz)
     if obs is None:
         obs = spectrum_observations(audio, sr, f0_hz, ks)
     coef_by_k = {int(k): amps[k - 1] ** 2 / 2 for k in ks}
@@ -325,9 +340,7 @@ def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tu
     cache: dict[str, SpectrumObservations] = {}
     for osc_type, filter_type in combos:
         if osc_type not in cache:
-            n_harm = 1 if osc_type == "sine" else max(1, int(0.45 * sr / f0_hz)) if f0_hz else 0
-            amps = harmonic_amplitudes(osc_type, max(n_harm, 1))[1 : n_harm + 1] if f0_hz else np.zeros(0)
-            cache[osc_type] = spectrum_observations(audio, sr, f0_hz, np.nonzero(amps)[0] + 1)
+            cache[osc_type] = spectrum_observations(audio, sr, f0_hz, _harmonics(osc_type, sr, f0_hz)[0])
         obs = cache[osc_type]
         fits = [fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=True)]
         if obs.harm_db.size >= 2:
