@@ -147,10 +147,11 @@ def run_hybrid(
         return run_match(target_audio, replace(config, optimizer=optimizer), callback=callback, pitch=pitch)
     t0 = time.perf_counter()
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
+    predictor = predictor or load_default_model()
     pred, info = _predict(target_audio, config, pitch, predictor)
     top = [c for c, _ in pred.top_combos(k_max, mass)]
-    run = SeedRun(target_audio, config, callback, t0)
-    (first,) = run.evaluate([pred.patch()], "predict")
+    run = SeedRun(target_audio, config, callback, t0, predicted_spread=predictor.spread())
+    (first,) = run.evaluate([pred.patch()], "predict", run.predicted_spread)
     info = {**info, "seed_loss": first.loss, "combos_searched": [list(c) for c in top]}
     if fit_seeds and run.room > 0:
         run.add_fitted(pitch, pred, top, correct_envelope=correct_envelope)

@@ -283,6 +283,34 @@ class Predictor:
         f0_used = f0 if f0 else float(440.0 * 2.0 ** x[_N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 3])
         return self.predict_features(x, f0_used, len(audio) / sr)
 
+    def spread(self) -> dict[str, float] | None:
+        """How far from a prediction the answer typically is, per parameter, in natural units.
+
+        From the held-out mean absolute errors stored with the model (unit cube),
+        as a Gaussian's standard deviation (1.25 × MAE), converted to octaves for
+        log-scaled parameters and to the parameter's unit otherwise.  Pitch (the
+        f0 stage sets it) and the two unidentifiable levels are left out.
+        ``None`` for a model saved without held-out metrics.
+
+        Returns
+        -------
+        dict or None
+            e.g. ``{"filter_cutoff": octaves, "filter_res": octaves, "env_sustain": level, ...}``
+        """
+        mae = self.meta.get("holdout_metrics", {}).get("mae")
+        if not mae:
+            return None
+        space = SUBTRACTIVE.space
+        out = {}
+        for name in ("noise_vol", "filter_cutoff", "filter_res", "env_attack", "env_decay", "env_sustain", "env_release"):
+            err_u = mae.get("filter_cutoff_via_ratio", mae.get(name)) if name == "filter_cutoff" else mae.get(name)
+            if err_u is None:
+                continue
+            p = space[name]
+            width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
+            out[name] = 1.25 * float(err_u) * width
+        return out
+
     # -- files ---------------------------------------------------------------
     def save(self, stem: str | Path) -> None:
         """Write ``<stem>.npz`` (arrays) and ``<stem>.json`` (metadata), each atomically."""

@@ -2,7 +2,7 @@
 
 For each searched (oscillator, filter) combination:
 
-1. the predictor's patch;
+1. the predictor's patch (its spread: the model's held-out errors per parameter);
 2. that patch with the render-free fits: the envelope of
    :func:`objectives.envelope.fit_adsr` and the cutoff, Q and noise level of
    :func:`objectives.filter_fit.fit_filters`, one seed per noise hypothesis;
@@ -77,12 +77,15 @@ class SeedRun:
         Receives an :class:`matcher.search.Evaluation` row per evaluation.
     t0 : float
         ``time.perf_counter()`` at the start of the match (row wall times count from it).
+    predicted_spread : mapping, optional
+        Spread of the search around a predicted patch (:meth:`matcher.predictor.Predictor.spread`).
     """
 
     target_audio: np.ndarray
     config: MatchConfig
     callback: Callable[[Sequence[Evaluation]], None] | None = None
     t0: float = field(default_factory=time.perf_counter)
+    predicted_spread: Mapping[str, float] | None = None
     seeds: list[Seed] = field(default_factory=list)
     spent: int = 0
     info: dict = field(default_factory=dict)
@@ -139,7 +142,7 @@ class SeedRun:
         for combo, combo_fits in zip(combos, fits):
             base = pred.patch(combo)
             if tuple(combo) not in evaluated:
-                self.evaluate([base], "predict")
+                self.evaluate([base], "predict", self.predicted_spread)
             fitted = self.evaluate([clip_patch({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice)
                                     for f in combo_fits], "fit", FIT_SPREAD)
             best = min(fitted, key=lambda s: s.loss) if fitted else None

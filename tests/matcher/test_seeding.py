@@ -22,8 +22,9 @@ def _seed_run(target, budget):
     pitch = estimate_pitch(target.audio, target.sr)
     pred = load_default_model().predict(target.audio, target.sr, pitch)
     rows = []
-    run = SeedRun(target.audio, MatchConfig(budget=budget, sr=target.sr), rows.extend)
-    run.evaluate([pred.patch()], "predict")
+    model = load_default_model()
+    run = SeedRun(target.audio, MatchConfig(budget=budget, sr=target.sr), rows.extend, predicted_spread=model.spread())
+    run.evaluate([pred.patch()], "predict", run.predicted_spread)
     run.add_fitted(pitch, pred, [pred.combo_probs[0][0]])
     run.close()
     return run, rows
@@ -35,7 +36,12 @@ def test_seeds_are_numbered_labelled_and_the_analysis_render_is_charged(target):
     assert [r.eval for r in rows] == [1, 2, 3, 4]
     assert run.evals == 4 and run.spent == 5  # one render to measure the envelope fit's bias
     assert run.best.loss == min(r.loss for r in rows)
-    assert [s.spread for s in run.seeds] == [None, FIT_SPREAD, FIT_SPREAD, FIT_SPREAD]
+    assert [s.spread for s in run.seeds][1:] == [FIT_SPREAD, FIT_SPREAD, FIT_SPREAD]
+    # the predicted patch carries the model's own uncertainty: wider than the fits' on cutoff and resonance
+    predicted = run.seeds[0].spread
+    assert predicted["filter_cutoff"] > 2 * FIT_SPREAD["filter_cutoff"]
+    assert predicted["filter_res"] > 2 * FIT_SPREAD["filter_res"]
+    assert "osc_freq" not in predicted and "osc_vol" not in predicted
     # the fitted seeds start far closer than the prediction on this in-domain note
     assert run.best.loss < 0.5 * rows[0].loss
 
@@ -52,3 +58,14 @@ def test_hybrid_counts_the_analysis_render_in_its_budget(target):
     assert len(rows) == result.evals == 39
     assert [r.eval for r in rows] == list(range(1, 40))
     assert result.loss == min(r.loss for r in rows)
+
+
+def test_predictor_spread_comes_from_its_held_out_errors():
+    model = load_default_model()
+    spread = model.spread()
+    mae = model.meta["holdout_metrics"]["mae"]
+    # resonance: 1.25 x MAE in unit cube x log2(12 / 0.5) octaves
+    assert spread["filter_res"] == pytest.approx(1.25 * mae["filter_res"] * 4.585, rel=1e-3)
+    assert spread["env_sustain"] == pytest.approx(1.25 * mae["env_sustain"])
+    bare = type(model)(model.x_mean, model.x_scale, model.cls_layers, model.reg_layers, {})
+    assert bare.spread() is None
