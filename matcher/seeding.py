@@ -105,6 +105,7 @@ class SeedRun:
 
     @property
     def best(self) -> Seed:
+        """The seed with the lowest loss so far."""
         return min(self.seeds, key=lambda s: s.loss)
 
     def evaluate(self, patches: Sequence[dict], label: str, spread: Mapping[str, float] | None = None) -> list[Seed]:
@@ -152,7 +153,8 @@ class SeedRun:
                 self.spent += 1  # the analysis render below, charged like an evaluation
                 rendered = render(best.patch, sr, len(audio), self.config.voice)
                 corrected = correct_adsr(adsr_fit, fit_adsr(rendered, sr, len(audio) / sr, f0_hz), best.patch)
-                (best,) = self.evaluate([clip_patch({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
+                (refined,) = self.evaluate([clip_patch({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
+                best = min(best, refined, key=lambda s: s.loss)
 
     def close(self) -> None:
         self._evaluator.close()
