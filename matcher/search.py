@@ -231,8 +231,9 @@ def _sigma_vector(space: ParamSpace, sigma0: float, voiced: bool, spread: Mappin
     sigma = np.full(space.dim, float(sigma0))
     if voiced and any(p.name == "osc_freq" for p in space.free):
         sigma[space.index("osc_freq")] = min(PITCH_SIGMA, sigma0)
+    free = {p.name for p in space.free if not p.is_choice}
     for name, value in (spread or {}).items():
-        if name in space.names and not space[name].is_choice and name in [p.name for p in space.free]:
+        if name in free:
             p = space[name]
             width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
             sigma[space.index(name)] = min(max(value / width, 1e-4), 0.5)
@@ -352,39 +353,32 @@ def run_match(
     spreads = list(seed_spreads) if seed_spreads is not None else [None] * len(seed_patches)
     if len(spreads) != len(seed_patches):
         raise ValueError("seed_spreads must have one entry per seed patch")
-    # per arm: told points, their losses, and the spread of the seed each came from (None: grid)
-    told: dict[int, tuple[list, list, list]] = {id(arm): ([], [], []) for arm in arms}
-    seeds = []
+    # per arm: the points told to its optimiser as (u, loss, spread of the seed it came from; None: grid)
+    told: dict[int, list[tuple[np.ndarray, float, Mapping[str, float] | None]]] = {id(arm): [] for arm in arms}
+    pending = []  # per arm: seeds still to evaluate (u, spreads), and whether the arm has any seed
     for arm in arms:
         mine = [(s, l, sp) for s, l, sp in zip(seed_patches, known_losses, spreads) if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]
         for s, l, sp in mine:
             if l is not None:
-                told[id(arm)][0].append(arm.space.encode({**s, **arm.space.locked}))
-                told[id(arm)][1].append(float(l))
-                told[id(arm)][2].append(sp)
+                told[id(arm)].append((arm.space.encode({**s, **arm.space.locked}), float(l), sp))
                 arm.best_loss = min(arm.best_loss, float(l))
-        u = [arm.space.encode({**s, **arm.space.locked}) for s, l, _ in mine if l is None]
-        pending_spreads = [sp for _, l, sp in mine if l is None]
-        seeds.append((arm, np.array(u).reshape(-1, arm.space.dim), len(mine), pending_spreads))
-    evaluated_seeds = evaluate([(arm, u) for arm, u, _, _ in seeds if len(u)])
-    grids = [
-        (arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None) if config.screen_design else np.full((0 if n_seeds else 1, arm.space.dim), 0.5))
-        for arm, _, n_seeds, _ in seeds
+        todo = [(arm.space.encode({**s, **arm.space.locked}), sp) for s, l, sp in mine if l is None]
+        pending.append((arm, np.array([u for u, _ in todo]).reshape(-1, arm.space.dim), [sp for _, sp in todo], bool(mine)))
+    seed_batches = [(arm, u, sps) for arm, u, sps, _ in pending if len(u)]
+    for (arm, u, sps), losses in zip(seed_batches, evaluate([(arm, u) for arm, u, _ in seed_batches])):
+        told[id(arm)].extend(zip(u, map(float, losses), sps))  # zip stops where a truncated batch did
+    grid_batches = [
+        (arm, _screen_design(arm, pitch.f0_hz if pitch.voiced else None) if config.screen_design else np.full((0 if has_seeds else 1, arm.space.dim), 0.5))
+        for arm, _, _, has_seeds in pending
     ]
-    grid_losses = evaluate([(arm, u) for arm, u in grids if len(u)]) if state["n_evals"] < config.budget else []
-    for (arm, u, _, sps), arm_losses in zip([p for p in seeds if len(p[1])], evaluated_seeds):
-        told[id(arm)][0].extend(u[: len(arm_losses)])
-        told[id(arm)][1].extend(arm_losses)
-        told[id(arm)][2].extend(sps[: len(arm_losses)])
-    for (arm, u), arm_losses in zip([p for p in grids if len(p[1])], grid_losses):
-        told[id(arm)][0].extend(u[: len(arm_losses)])
-        told[id(arm)][1].extend(arm_losses)
-        told[id(arm)][2].extend([None] * len(arm_losses))
+    grid_batches = [(arm, u) for arm, u in grid_batches if len(u)]
+    if grid_batches and state["n_evals"] < config.budget:
+        for (arm, u), losses in zip(grid_batches, evaluate(grid_batches)):
+            told[id(arm)].extend((x, float(loss), None) for x, loss in zip(u, losses))
     for i, arm in enumerate(arms):
-        us, losses, sps = told[id(arm)]
-        best = int(np.argmin(losses)) if losses else None
-        x0 = us[best] if best is not None else np.full(arm.space.dim, 0.5)
-        sigma = _sigma_vector(arm.space, config.sigma0, pitch.voiced, sps[best] if best is not None else None)
+        points = told[id(arm)]
+        x0, _, spread = min(points, key=lambda p: p[1]) if points else (np.full(arm.space.dim, 0.5), None, None)
+        sigma = _sigma_vector(arm.space, config.sigma0, pitch.voiced, spread)
         arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=sigma)
 
     plan = _round_plan(len(arms), config.eta, config.final_arms)[1:] or [len(arms)]
