@@ -171,7 +171,7 @@ def run_hybrid(
         res = run_match(
             target_audio, search_config, callback=shifted, pitch=pitch,
             seed_patches=[s.patch for s in run.seeds], seed_losses=[s.loss for s in run.seeds],
-            seed_spreads=[s.spread if fit_spread else None for s in run.seeds],
+            seed_spreads=[s.spread if fit_spread else None for s in run.seeds], adsr_fit=run.adsr_fit,
             combos=[{"osc_type": o, "filter_type": f} for o, f in top],
         )
     best = run.best

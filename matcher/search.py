@@ -249,6 +249,7 @@ def run_match(
     combos: Sequence[Mapping[str, str]] | None = None,
     seed_losses: Sequence[float | None] | None = None,
     seed_spreads: Sequence[Mapping[str, float] | None] | None = None,
+    adsr_fit: AdsrFit | None = None,
 ) -> MatchResult:
     """Search the voice's parameters that best reproduce ``target_audio``.
 
@@ -283,6 +284,8 @@ def run_match(
         natural units (octaves for log-scaled parameters): when an arm starts
         from that seed, its optimiser's initial spread uses these instead of
         ``config.sigma0`` (a precise seed then is not thrown away by wide first steps).
+    adsr_fit : AdsrFit, optional
+        The target's envelope fit, if the caller has it (computed here otherwise).
 
     Returns
     -------
@@ -300,7 +303,7 @@ def run_match(
         base = base.lock(**{voice.gain_param: voice.space[voice.gain_param].high})
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, sr)
     if all(n in base.names for n in ("env_attack", "env_decay", "env_sustain", "env_release")):
-        base = envelope_space(base, fit_adsr(target_audio, sr, duree_s, pitch.f0_hz))
+        base = envelope_space(base, adsr_fit or fit_adsr(target_audio, sr, duree_s, pitch.f0_hz))
     evaluator = Evaluator(target_audio, sr, config.voice, config.weights, config.jobs, solve_gain=True)
 
     choice_names = [p.name for p in base.free if p.is_choice]

@@ -27,7 +27,7 @@ import numpy as np
 from matcher.evaluator import Evaluator
 from matcher.predictor import Prediction
 from matcher.search import Evaluation, MatchConfig
-from objectives.envelope import correct_adsr, fit_adsr
+from objectives.envelope import AdsrFit, correct_adsr, fit_adsr
 from objectives.filter_fit import fit_filters
 from objectives.pitch import PitchEstimate
 from synth.render import render
@@ -89,6 +89,8 @@ class SeedRun:
     seeds: list[Seed] = field(default_factory=list)
     spent: int = 0
     info: dict = field(default_factory=dict)
+    adsr_fit: AdsrFit | None = None
+    """The target's envelope fit, once :meth:`add_fitted` has made it (the search reuses it)."""
 
     def __post_init__(self) -> None:
         self._evaluator = Evaluator(self.target_audio, self.config.sr, self.config.voice, self.config.weights, jobs=1, solve_gain=True)
@@ -134,7 +136,7 @@ class SeedRun:
         sr, audio = self.config.sr, self.target_audio
         f0_hz = pitch.f0_hz if pitch.voiced else None
         t0 = time.perf_counter()
-        adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
+        adsr_fit = self.adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
         fits = fit_filters(audio, sr, f0_hz, list(combos))
         self.info["fit_ms"] = 1000 * (time.perf_counter() - t0)
         self.info["filter_fits"] = [[f.__dict__ for f in combo_fits] for combo_fits in fits]
