@@ -31,8 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from matcher.evaluator import Evaluator
-from matcher.predictor import Prediction, Predictor, load_default_model, predictor_features
+from matcher.predictor import Prediction, Predictor, features_f0, load_default_model, predictor_features
 from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
 from matcher.seeding import SeedRun
 from objectives.pitch import PitchEstimate, estimate_pitch
@@ -77,7 +76,7 @@ def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate
     t0 = time.perf_counter()
     x = predictor_features(target_audio, sr, f0)
     t1 = time.perf_counter()
-    pred = predictor.predict_features(x, f0 if f0 else _peak_f0(x), len(target_audio) / sr)
+    pred = predictor.predict_features(x, f0 if f0 else features_f0(x), len(target_audio) / sr)
     t2 = time.perf_counter()
     info = {
         "features_ms": 1000 * (t1 - t0),
@@ -87,19 +86,6 @@ def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate
         "combo_probs": [[list(c), p] for c, p in pred.combo_probs],
     }
     return pred, info
-
-
-def _peak_f0(x: np.ndarray) -> float:
-    from matcher.predictor import _N_HARM, _N_MEL, _N_TIME_BANDS  # noqa: PLC0415
-
-    return float(440.0 * 2.0 ** x[_N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 3])
-
-
-def _evaluate_seed(target_audio: np.ndarray, config: MatchConfig, patch: dict, t0: float) -> tuple[float, dict, float]:
-    evaluator = Evaluator(target_audio, config.sr, config.voice, config.weights, jobs=1, solve_gain=True)
-    losses, evaluated = evaluator.evaluate([patch])
-    evaluator.close()
-    return float(losses[0]), evaluated[0], time.perf_counter() - t0
 
 
 def run_predict(
@@ -113,11 +99,11 @@ def run_predict(
     t0 = time.perf_counter()
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
     pred, info = _predict(target_audio, config, pitch, predictor)
-    loss, patch, wall = _evaluate_seed(target_audio, config, pred.patch(), t0)
-    if callback is not None:
-        callback([Evaluation(1, wall, loss, loss, "predict", patch)])
-    result = MatchResult(dict(patch), loss, 1, wall, pitch, [], "budget")
-    result.info = {**info, "seed_loss": loss}  # type: ignore[attr-defined]
+    run = SeedRun(target_audio, replace(config, budget=1), callback, t0)
+    (seed,) = run.evaluate([pred.patch()], "predict")
+    run.close()
+    result = MatchResult(dict(seed.patch), seed.loss, 1, time.perf_counter() - t0, pitch, [], "budget")
+    result.info = {**info, "seed_loss": seed.loss}  # type: ignore[attr-defined]
     return result
 
 

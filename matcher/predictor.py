@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from synth.voices import FILTER_TYPES, OSC_TYPES, SUBTRACTIVE
 
 __all__ = [
-    "FEATURE_VERSION", "N_FEATURES", "predictor_features", "COMBOS", "REG_TARGETS", "CONTINUOUS",
+    "FEATURE_VERSION", "N_FEATURES", "predictor_features", "features_f0", "COMBOS", "REG_TARGETS", "CONTINUOUS",
     "regression_targets", "Prediction", "Predictor", "ModelFileError", "train_predictor",
     "DEFAULT_MODEL", "load_default_model", "MODEL_FORMAT",
 ]
@@ -170,6 +170,11 @@ def predictor_features(audio: np.ndarray, sr: int, f0_hz: float | None) -> np.nd
     return out
 
 
+def features_f0(x: np.ndarray) -> float:
+    """The f0 a feature vector carries (its log-f0 entry), in Hz: the strongest peak when the note was unpitched."""
+    return float(440.0 * 2.0 ** x[_N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 3])
+
+
 def regression_targets(patch: Mapping[str, float | str]) -> np.ndarray:
     """The regression outputs (:data:`REG_TARGETS`, in [0, 1]) of a patch."""
     space = SUBTRACTIVE.space
@@ -280,7 +285,7 @@ class Predictor:
             pitch = estimate_pitch(audio, sr)
         f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
         x = predictor_features(audio, sr, f0)
-        f0_used = f0 if f0 else float(440.0 * 2.0 ** x[_N_MEL + 2 * _N_TIME_BANDS + 2 * _N_HARM + 3])
+        f0_used = f0 if f0 else features_f0(x)
         return self.predict_features(x, f0_used, len(audio) / sr)
 
     def spread(self) -> dict[str, float] | None:
