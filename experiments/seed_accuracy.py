@@ -5,7 +5,8 @@ training), with the true combination: the predictor's patch, and the seed made
 of :func:`objectives.filter_fit.fit_filters` (cutoff, Q, noise level; of its two
 noise hypotheses the one with the lower fitness, as the search keeps) and
 :func:`objectives.envelope.fit_adsr` (envelope), and that seed with its envelope
-corrected by :func:`objectives.envelope.correct_adsr` (one render).  Prints, per parameter, the
+corrected by :func:`objectives.envelope.correct_adsr` (one render), all made by
+the hybrid's own :class:`matcher.seeding.SeedRun`.  Prints, per parameter, the
 mean absolute error in unit-cube coordinates of the voice's ranges, the noise /
 oscillator ratio error, the median distance of each starting point, and times;
 ``--plot`` draws true against estimated cutoff and Q.
@@ -23,14 +24,10 @@ import time
 import numpy as np
 
 from experiments.pitch_accuracy import draw_cell_patch
-from matcher.evaluator import Evaluator
 from matcher.predictor import load_default_model
-from matcher.seeding import clip_patch
-from objectives.distance import FitnessWeights
-from objectives.envelope import correct_adsr, fit_adsr
-from objectives.filter_fit import fit_filters
+from matcher.search import MatchConfig
+from matcher.seeding import SeedRun
 from objectives.pitch import estimate_pitch
-from synth.render import render
 from synth.voices import FILTER_TYPES, OSC_TYPES, SUBTRACTIVE
 
 __all__ = ["run", "main"]
@@ -53,24 +50,20 @@ def run(n_per_cell: int, seed: int, sr: int = 22050) -> list[dict]:
             for _ in range(n_per_cell):
                 truth, audio = draw_cell_patch(rng, osc_type, filter_type, sr)
                 pitch = estimate_pitch(audio, sr)
-                f0_hz = pitch.f0_hz if pitch.voiced else None
-                predicted = model.predict(audio, sr, pitch).patch((osc_type, filter_type))
-                t0 = time.perf_counter()
-                adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
-                fits = fit_filters(audio, sr, f0_hz, [(osc_type, filter_type)])[0]
-                fit_s = time.perf_counter() - t0
-                candidates = [clip_patch({**predicted, **adsr_fit.as_patch(), **f.as_patch(0.8)}) for f in fits]
-                evaluator = Evaluator(audio, sr, "subtractive", FitnessWeights(), jobs=1, solve_gain=True)
-                losses, _ = evaluator.evaluate([predicted, *candidates])
-                best = int(np.argmin(losses[1:]))
-                fitted = candidates[best]
-                refit = fit_adsr(render(fitted, sr, len(audio)), sr, len(audio) / sr, f0_hz)
-                corrected = clip_patch({**fitted, **correct_adsr(adsr_fit, refit, fitted)})
-                (loss_corr,), _ = evaluator.evaluate([corrected])
+                pred = model.predict(audio, sr, pitch)
+                predicted = pred.patch((osc_type, filter_type))
+                # the hybrid's own seeding, for the true combination
+                seeding = SeedRun(audio, MatchConfig(budget=10, sr=sr))
+                (first,) = seeding.evaluate([predicted], "predict")
+                seeding.add_fitted(pitch, pred, [(osc_type, filter_type)])
+                seeding.close()
+                fitted_seed = min((s for s in seeding.seeds if s.label == "fit"), key=lambda s: s.loss)
+                corrected_seed = next(s for s in seeding.seeds if s.label == "fit+envelope")
+                fitted, corrected = fitted_seed.patch, corrected_seed.patch
                 row = {"osc_type": osc_type, "filter_type": filter_type, "noisy": float(truth["noise_vol"]) > 0,
-                       "f0_hz": float(truth["osc_freq"]), "fit_ms": 1000 * fit_s,
-                       "loss_pred": float(losses[0]), "loss_fit": float(losses[1 + best]), "loss_corr": float(loss_corr),
-                       "noise_free_chosen": fits[best].noise_ratio == 0.0}
+                       "f0_hz": float(truth["osc_freq"]), "fit_ms": seeding.info["fit_ms"],
+                       "loss_pred": first.loss, "loss_fit": fitted_seed.loss, "loss_corr": corrected_seed.loss,
+                       "noise_free_chosen": float(fitted["noise_vol"]) == 0.0}
                 for who, patch in (("true", truth), ("pred", predicted), ("fit", fitted), ("corr", corrected)):
                     row[f"{who}_ratio"] = _ratio(patch)
                     for name in PARAMS:
