@@ -6,12 +6,7 @@ status 2, without a traceback and without creating the output folder.
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -23,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from matcher.optimizers import OPTIMIZERS
+from matcher.pipeline import DEFAULT_BUDGET, DEFAULT_SR, MAX_DURATION_S, publish_folder
 from matcher.strategies import DEFAULT_STRATEGY
 from synth.voices import VOICES
 
@@ -30,8 +26,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find the syn
 out_console = Console()
 err_console = Console(stderr=True)
 
-DEFAULT_SR = 22050
-MAX_DURATION_S = 8.0
 
 
 class UsageError(Exception):
@@ -87,36 +81,6 @@ def output_folder(out: Path | None, default_parent: str, target: Path) -> Path:
     return out
 
 
-def publish_folder(files: dict[str, callable], out: Path) -> None:
-    """Write files into a temporary sibling folder, then move them into ``out``.
-
-    ``files`` maps a file name to a function that writes it given its path.
-    Nothing appears in ``out`` until every file is complete.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        for name, write in files.items():
-            write(tmp / name)
-        if not out.exists():
-            os.replace(tmp, out)
-            return
-        for name in files:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def history_csv(rows: list, param_names: list[str]) -> str:
-    """``history.csv`` text: ``eval, wall_s, loss, best_loss, arm`` and the patch's parameters."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["eval", "wall_s", "loss", "best_loss", "arm", *param_names])
-    for r in rows:
-        w.writerow([r.eval, f"{r.wall_s:.4f}", f"{r.loss:.6g}", f"{r.best_loss:.6g}", r.arm, *(r.patch[n] if isinstance(r.patch[n], str) else f"{r.patch[n]:.6g}" for n in param_names)])
-    return buf.getvalue()
-
-
 def _summary_table(voice_name: str, patch: dict, loss: float, evals: int, wall_s: float, extra: dict[str, str]) -> Table:
     from synth.voices import get_voice  # noqa: PLC0415
 
@@ -141,7 +105,7 @@ def _summary_table(voice_name: str, patch: dict, loss: float, evals: int, wall_s
 def match(
     target: Path = typer.Argument(..., help="Target sound (WAV, FLAC or OGG; any rate; mono or stereo)."),
     optimizer: str = typer.Option(DEFAULT_STRATEGY, "--optimizer", "-o", help="Search method: " + ", ".join(OPTIMIZERS) + " (and strategies, see docs)."),
-    budget: int = typer.Option(2000, "--budget", "-b", help="Maximum number of evaluations (renders)."),
+    budget: int = typer.Option(DEFAULT_BUDGET, "--budget", "-b", help="Maximum number of evaluations (renders)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop the search after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed and budget give the same patch)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for evaluation (does not change the result)."),
@@ -150,13 +114,8 @@ def match(
     sr: int = typer.Option(DEFAULT_SR, "--sr", help="Working sample rate of the search (Hz); match.wav uses the target's rate."),
 ) -> None:
     """Find the patch that reproduces TARGET; write patch.json, match.wav, history.csv and report.png."""
-    from matcher.strategies import run_strategy  # noqa: PLC0415
-    from objectives.audio_io import TargetError, load_target, write_wav_atomic  # noqa: PLC0415
-    from objectives.metrics import log_spectral_distance, mfcc_distance  # noqa: PLC0415
-    from objectives.pitch import estimate_pitch  # noqa: PLC0415
-    from synth.patch_io import write_text_atomic, patch_document  # noqa: PLC0415
-    from synth.render import render  # noqa: PLC0415
-    from synth.voices import get_voice  # noqa: PLC0415
+    from matcher.pipeline import MatchInterrupted, MatchSettings, match_target, outcome_files  # noqa: PLC0415
+    from objectives.audio_io import TargetError, load_target  # noqa: PLC0415
 
     t_start = time.perf_counter()
     try:
@@ -168,14 +127,7 @@ def match(
         fail(str(exc))
     out = output_folder(out, "matches", target)  # checked now, not after the whole search
 
-    from matcher.search import MatchConfig  # noqa: PLC0415
-
-    from matcher.polish import polish_at_rate, polish_budget  # noqa: PLC0415
-
-    n_polish = polish_budget(budget, sr, tgt.orig_sr)
-    config = MatchConfig(optimizer=optimizer, budget=budget - n_polish, time_limit_s=time_limit, seed=seed, jobs=jobs, voice=voice, sr=sr)
-    rows: list = []
-    pitch = estimate_pitch(tgt.audio, sr)
+    settings = MatchSettings(optimizer=optimizer, budget=budget, time_limit_s=time_limit, seed=seed, jobs=jobs, voice=voice, sr=sr)
     progress = Progress(
         TextColumn("[bold]{task.description}[/]"),
         BarColumn(),
@@ -185,95 +137,39 @@ def match(
         console=err_console,
         transient=False,
     )
-    stopped_by = "budget"
-    polish_label = f"polish@{tgt.orig_sr}Hz"
     with progress:
         task = progress.add_task("matching", total=budget, best="–")
 
         def on_batch(batch: list) -> None:
-            rows.extend(batch)
             progress.update(task, completed=batch[-1].eval, best=f"{batch[-1].best_loss:.4g}")
 
         try:
-            result = run_strategy(tgt.audio, config, callback=on_batch, pitch=pitch)
-            stopped_by = result.stopped_by
-            if n_polish and rows and stopped_by == "budget":
-                progress.update(task, description=f"polishing at {tgt.orig_sr} Hz")
-                result = polish_at_rate(result, tgt.orig_audio, tgt.orig_sr, config, n_polish, on_batch, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
-            if stopped_by == "budget":
-                progress.update(task, completed=budget)  # the hybrid charges its analysis render to the budget
-        except KeyboardInterrupt:
-            stopped_by = "interrupted"
-    if not rows:
+            outcome = match_target(tgt, settings, on_batch, on_phase=lambda text: progress.update(task, description=text))
+        except MatchInterrupted:
+            outcome = None
+        if outcome is not None and outcome.stopped_by == "budget":
+            progress.update(task, completed=budget)  # the hybrid charges its analysis render to the budget
+    if outcome is None:
         err_console.print("interrupted before the first evaluation; nothing written")
         raise typer.Exit(130)
-    # Polish rows are distances at the target's rate: the best of those wins when there are any.
-    polished = [r for r in rows if r.arm == polish_label]
-    best_row = min(polished or rows, key=lambda r: r.loss)
-    patch, loss = dict(best_row.patch), best_row.loss
-    distance_sr = tgt.orig_sr if polished else sr
-    search_wall_s = rows[-1].wall_s
-
-    match_audio = render(patch, tgt.orig_sr, len(tgt.orig_audio), voice)
-    metrics = {
-        "mfcc_distance": mfcc_distance(match_audio, tgt.orig_audio, tgt.orig_sr),
-        "log_spectral_distance_db": log_spectral_distance(match_audio, tgt.orig_audio, tgt.orig_sr),
-    }
-    param_names = get_voice(voice).space.names
-    extra = {
-        "target": str(target),
-        "optimizer": optimizer,
-        "budget": budget,
-        "seed": seed,
-        "evals": len(rows),
-        "stopped_by": stopped_by,
-        "f0_estimate_hz": pitch.f0_hz,
-        "distance_sr": distance_sr,
-        "polish_evals": len(polished),
-        "metrics": metrics,
-    }
-    doc = patch_document(patch, voice, tgt.orig_sr, loss, **extra)
-
-    def write_report(path: Path) -> None:
-        from matcher.report import plot_match_report  # noqa: PLC0415
-
-        plot_match_report(
-            path,
-            tgt.orig_audio,
-            match_audio,
-            tgt.orig_sr,
-            [r.best_loss for r in rows],
-            title=f"{target.name}: distance {loss:.4g} at {distance_sr} Hz ({optimizer}, {len(rows)} evals)",
-            polish_start=len(rows) - len(polished) + 1 if polished else None,
-        )
-
-    import json  # noqa: PLC0415
-
     try:
-        publish_folder(
-            {
-                "patch.json": lambda p: write_text_atomic(p, json.dumps(doc, indent=2) + "\n"),
-                "match.wav": lambda p: write_wav_atomic(p, match_audio, tgt.orig_sr),
-                "history.csv": lambda p: write_text_atomic(p, history_csv(rows, param_names)),
-                "report.png": write_report,
-            },
-            out,
-        )
+        publish_folder(outcome_files(outcome, target.name), out)
     except OSError as exc:
         fail(f"{out}: cannot write the results ({exc.strerror or exc})")
+    pitch = outcome.pitch
     f0_text = f"{pitch.f0_hz:.2f} Hz" if pitch.voiced and pitch.f0_hz else "unpitched"
     out_console.print(
         _summary_table(
             voice,
-            patch,
-            loss,
-            len(rows),
-            search_wall_s,
-            {"distance at": f"{distance_sr} Hz", "f0 estimate": f0_text, "MFCC distance": f"{metrics['mfcc_distance']:.3f}", "stopped by": stopped_by},
+            outcome.patch,
+            outcome.loss,
+            outcome.evals,
+            outcome.search_wall_s,
+            {"distance at": f"{outcome.distance_sr} Hz", "f0 estimate": f0_text, "MFCC distance": f"{outcome.metrics['mfcc_distance']:.3f}", "stopped by": outcome.stopped_by},
         )
     )
     out_console.print(f"wrote {out}/patch.json, match.wav, history.csv, report.png  ({time.perf_counter() - t_start:.1f} s in all)")
-    if stopped_by == "interrupted":
+    if outcome.stopped_by == "interrupted":
         raise typer.Exit(130)
 
 

@@ -1,0 +1,289 @@
+"""The match API: one target in, a patch, its render, metrics and history out.
+
+``matcher match``, the web app and ``matcher morph`` all call
+:func:`match_target` and write what it returns with :func:`outcome_files`, so
+none of them re-implements a step of the match::
+
+    target = load_target(path, sr=settings.sr, max_duration_s=MAX_DURATION_S)
+    outcome = match_target(target, settings, on_batch=print_progress)
+    publish_folder(outcome_files(outcome), out_dir)
+
+Steps: f0 analysis, the strategy's search at the working rate (and, when the
+target's rate differs, a polish at the target's rate), the render of the best
+patch at the target's rate, and the evaluation metrics the search did not see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from matcher.strategies import DEFAULT_STRATEGY
+
+__all__ = ["MatchSettings", "MatchOutcome", "match_target", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET"]
+
+DEFAULT_SR = 22050
+"""Working sample rate of the search, in Hz."""
+
+DEFAULT_BUDGET = 2000
+"""Evaluations of a default match."""
+
+MAX_DURATION_S = 8.0
+"""Longest target accepted, in seconds."""
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """What a user chooses for one match (the CLI's options).
+
+    Parameters
+    ----------
+    optimizer : str
+        Strategy or optimiser name (``matcher.cli.known_optimizers()``).
+    budget : int
+        Evaluations in all, polish included.
+    time_limit_s : float or None
+        Stop the search after this many seconds.
+    seed : int
+        Seed of the search (same seed and budget give the same patch).
+    jobs : int
+        Worker processes (do not change the result).
+    voice : str
+        Voice name.
+    sr : int
+        Working sample rate of the search, in Hz.
+    """
+
+    optimizer: str = DEFAULT_STRATEGY
+    budget: int = DEFAULT_BUDGET
+    time_limit_s: float | None = None
+    seed: int = 0
+    jobs: int = 1
+    voice: str = "subtractive"
+    sr: int = DEFAULT_SR
+
+
+@dataclass
+class MatchOutcome:
+    """Everything a match produced.
+
+    Attributes
+    ----------
+    target : objectives.audio_io.Target
+        The loaded target (working-rate and original audio).
+    settings : MatchSettings
+    patch : dict
+        Best patch (physical values, choices by name).
+    loss : float
+        Its fitness distance at ``distance_sr``.
+    distance_sr : int
+        Rate in Hz at which ``loss`` was measured.
+    rows : list of matcher.search.Evaluation
+        Every evaluation, in order (``history.csv``).
+    polish_evals : int
+        How many of ``rows`` were the polish at the target's rate.
+    match_audio : ndarray, shape (n_samples,), float32
+        The best patch rendered at the target's own rate and length.
+    metrics : dict
+        Evaluation metrics of ``match_audio`` against the target (not the fitness).
+    pitch : objectives.pitch.PitchEstimate
+    stopped_by : str
+        ``budget``, ``time limit`` or ``interrupted``.
+    search_wall_s : float
+        Seconds from the start of the search to its last evaluation.
+    info : dict
+        What the strategy reported (probabilities, fits, ...), JSON-safe where possible.
+    """
+
+    target: Any
+    settings: MatchSettings
+    patch: dict
+    loss: float
+    distance_sr: int
+    rows: list
+    polish_evals: int
+    match_audio: np.ndarray
+    metrics: dict
+    pitch: Any
+    stopped_by: str
+    search_wall_s: float
+    info: dict = field(default_factory=dict)
+
+    @property
+    def evals(self) -> int:
+        """Evaluations done."""
+        return len(self.rows)
+
+    def document(self) -> dict:
+        """The ``patch.json`` document of this match."""
+        from synth.patch_io import patch_document  # noqa: PLC0415
+
+        s = self.settings
+        extra = {
+            "target": str(self.target.path),
+            "optimizer": s.optimizer,
+            "budget": s.budget,
+            "seed": s.seed,
+            "evals": self.evals,
+            "stopped_by": self.stopped_by,
+            "f0_estimate_hz": self.pitch.f0_hz,
+            "distance_sr": self.distance_sr,
+            "polish_evals": self.polish_evals,
+            "metrics": self.metrics,
+        }
+        return patch_document(self.patch, s.voice, self.target.orig_sr, self.loss, **extra)
+
+
+class MatchInterrupted(Exception):
+    """The match was interrupted before its first evaluation: there is nothing to keep."""
+
+
+def match_target(
+    target: Any,
+    settings: MatchSettings = MatchSettings(),
+    on_batch: Callable[[Sequence[Any]], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> MatchOutcome:
+    """Match a loaded target.
+
+    Parameters
+    ----------
+    target : objectives.audio_io.Target
+        From :func:`objectives.audio_io.load_target` at ``settings.sr``.
+    settings : MatchSettings
+    on_batch : callable, optional
+        Called with each evaluated batch of :class:`matcher.search.Evaluation` rows.
+    on_phase : callable, optional
+        Called with a short description when the match enters a new phase (e.g. the polish).
+
+    Returns
+    -------
+    MatchOutcome
+        ``stopped_by`` is ``"interrupted"`` when a ``KeyboardInterrupt`` ended the
+        search after at least one evaluation: the best patch so far is kept.
+
+    Raises
+    ------
+    MatchInterrupted
+        When interrupted before the first evaluation.
+    """
+    from matcher.polish import polish_at_rate, polish_budget  # noqa: PLC0415
+    from matcher.search import MatchConfig  # noqa: PLC0415
+    from matcher.strategies import run_strategy  # noqa: PLC0415
+    from objectives.metrics import log_spectral_distance, mfcc_distance  # noqa: PLC0415
+    from objectives.pitch import estimate_pitch  # noqa: PLC0415
+    from synth.render import render  # noqa: PLC0415
+
+    s = settings
+    n_polish = polish_budget(s.budget, s.sr, target.orig_sr)
+    config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=s.jobs, voice=s.voice, sr=s.sr)
+    rows: list = []
+
+    def collect(batch: Sequence[Any]) -> None:
+        rows.extend(batch)
+        if on_batch is not None:
+            on_batch(batch)
+
+    pitch = estimate_pitch(target.audio, s.sr)
+    stopped_by = "budget"
+    info: dict = {}
+    polish_label = f"polish@{target.orig_sr}Hz"
+    try:
+        result = run_strategy(target.audio, config, callback=collect, pitch=pitch)
+        stopped_by = result.stopped_by
+        info = dict(getattr(result, "info", {}) or {})
+        if n_polish and rows and stopped_by == "budget":
+            if on_phase is not None:
+                on_phase(f"polishing at {target.orig_sr} Hz")
+            polish_at_rate(result, target.orig_audio, target.orig_sr, config, n_polish, collect, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+    if not rows:
+        raise MatchInterrupted("interrupted before the first evaluation")
+    # Polish rows are distances at the target's rate: the best of those wins when there are any.
+    polished = [r for r in rows if r.arm == polish_label]
+    best_row = min(polished or rows, key=lambda r: r.loss)
+    patch = dict(best_row.patch)
+    match_audio = render(patch, target.orig_sr, len(target.orig_audio), s.voice)
+    metrics = {
+        "mfcc_distance": mfcc_distance(match_audio, target.orig_audio, target.orig_sr),
+        "log_spectral_distance_db": log_spectral_distance(match_audio, target.orig_audio, target.orig_sr),
+    }
+    return MatchOutcome(
+        target=target, settings=s, patch=patch, loss=float(best_row.loss), distance_sr=target.orig_sr if polished else s.sr,
+        rows=rows, polish_evals=len(polished), match_audio=match_audio, metrics=metrics, pitch=pitch,
+        stopped_by=stopped_by, search_wall_s=rows[-1].wall_s, info=info,
+    )
+
+
+def history_csv(rows: Sequence[Any], param_names: Sequence[str]) -> str:
+    """``history.csv`` text: ``eval, wall_s, loss, best_loss, arm`` and the patch's parameters."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["eval", "wall_s", "loss", "best_loss", "arm", *param_names])
+    for r in rows:
+        w.writerow([r.eval, f"{r.wall_s:.4f}", f"{r.loss:.6g}", f"{r.best_loss:.6g}", r.arm, *(r.patch[n] if isinstance(r.patch[n], str) else f"{r.patch[n]:.6g}" for n in param_names)])
+    return buf.getvalue()
+
+
+def publish_folder(files: dict[str, Callable[[Path], None]], out: Path) -> None:
+    """Write files into a temporary sibling folder, then move them into ``out``.
+
+    ``files`` maps a file name to a function that writes it given its path.
+    Nothing appears in ``out`` until every file is complete.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for name, write in files.items():
+            write(tmp / name)
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        for name in files:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+
+def outcome_files(outcome: MatchOutcome, title_name: str | None = None) -> dict[str, Callable[[Path], None]]:
+    """Writers of ``patch.json``, ``match.wav``, ``history.csv`` and ``report.png``, by file name.
+
+    Each writer takes the path to write; use with :func:`publish_folder`.
+    """
+    from objectives.audio_io import write_wav_atomic  # noqa: PLC0415
+    from synth.patch_io import write_text_atomic  # noqa: PLC0415
+    from synth.voices import get_voice  # noqa: PLC0415
+
+    s, tgt = outcome.settings, outcome.target
+    name = title_name or Path(str(tgt.path)).name
+    param_names = get_voice(s.voice).space.names
+    polished = outcome.polish_evals
+
+    def write_report(path: Path) -> None:
+        from matcher.report import plot_match_report  # noqa: PLC0415
+
+        plot_match_report(
+            path, tgt.orig_audio, outcome.match_audio, tgt.orig_sr, [r.best_loss for r in outcome.rows],
+            title=f"{name}: distance {outcome.loss:.4g} at {outcome.distance_sr} Hz ({s.optimizer}, {outcome.evals} evals)",
+            polish_start=outcome.evals - polished + 1 if polished else None,
+        )
+
+    return {
+        "patch.json": lambda p: write_text_atomic(p, json.dumps(outcome.document(), indent=2) + "\n"),
+        "match.wav": lambda p: write_wav_atomic(p, outcome.match_audio, tgt.orig_sr),
+        "history.csv": lambda p: write_text_atomic(p, history_csv(outcome.rows, param_names)),
+        "report.png": write_report,
+    }
