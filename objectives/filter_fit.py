@@ -186,8 +186,7 @@ def spectrum_observations(audio: np.ndarray, sr: int, f0_hz: float | None, harmo
             lobe |= sel
             harm_hz.append(fk)
             harm_db.append(10 * np.log10(max(float(psd[sel].sum()) * df, floor * 2 * half)))
-    # Gap bands stop where the reference noise does (the noise is white up to NOISE_REF_SR / 2).
-    gap = in_band & ~lobe & (freq <= 0.45 * min(sr, NOISE_REF_SR))
+    gap = in_band & ~lobe & (freq <= 0.45 * sr)  # the noise is white up to Nyquist at every rate
     band = np.floor(np.log2(np.maximum(freq, 1e-9)) * GAP_BANDS_PER_OCTAVE)
     gap_hz, gap_db = [], []
     for b in np.unique(band[gap]):

@@ -19,13 +19,13 @@ import numpy as np
 
 from synth.voices import OSC_TYPES, get_voice
 
-__all__ = ["render", "Renderer", "RenderContext", "get_renderer", "import_pyo", "NOISE_SEED", "BUFFER_SIZE", "harmonic_amplitudes", "NOISE_REF_SR"]
+__all__ = ["render", "Renderer", "RenderContext", "get_renderer", "import_pyo", "NOISE_SEED", "BUFFER_SIZE", "harmonic_amplitudes", "NOISE_REF_SR", "noise_samples"]
 
 NOISE_SEED = 20240601
 """Seed of the white-noise table shared by every render (same noise, every time)."""
 
 NOISE_REF_SR = 22050
-"""Sample rate at which the noise is white; other rates get it resampled."""
+"""Reference rate of the noise level: uniform noise in [-1, 1] at this rate sets the power per hertz at every rate."""
 
 BUFFER_SIZE = 256
 """Pyo block size in samples."""
@@ -78,6 +78,31 @@ def wavetable_samples(osc_type: str, n_harmonics: int, size: int = WAVETABLE_SIZ
     return np.fft.irfft(spectrum, n=size)
 
 
+NOISE_TABLE_S = 30
+"""Length of the noise table in seconds (the noise does not repeat within a note)."""
+
+
+def noise_samples(seed: int, sr: int) -> np.ndarray:
+    """Seeded white noise, white up to the Nyquist frequency of ``sr``.
+
+    Uniform in ``[-a, a]`` with ``a = sqrt(sr / NOISE_REF_SR)``: the power per
+    hertz is the same at every rate (that of uniform noise in [-1, 1] at
+    :data:`NOISE_REF_SR`), so a patch's noise has the same level in the band
+    two rates share, and a higher rate adds the band above instead of
+    spreading the same power thinner.  At :data:`NOISE_REF_SR` the samples are
+    exactly those of earlier versions (dataset parity).
+
+    Returns
+    -------
+    ndarray, shape (NOISE_TABLE_S * sr,), float32
+    """
+    rng = np.random.default_rng(int(seed))
+    samples = rng.uniform(-1.0, 1.0, NOISE_TABLE_S * int(sr)).astype(np.float32)
+    if int(sr) != NOISE_REF_SR:
+        samples *= np.float32(math.sqrt(sr / NOISE_REF_SR))
+    return samples
+
+
 class RenderContext:
     """Per-server resources a voice may use: sample rate, cached tables.
 
@@ -105,23 +130,11 @@ class RenderContext:
         return table
 
     def noise_table(self) -> Any:
-        """Seeded white noise, long enough not to repeat within 30 s.
-
-        The noise is uniform in [-1, 1] at :data:`NOISE_REF_SR` and resampled
-        (soxr) to other rates, so a patch's noise has the same level and
-        spectrum below 11 kHz whatever the render rate: a search at the working
-        rate and the final render at the target's rate sound alike.
-        """
+        """This context's seeded white noise (:func:`noise_samples` at its rate), as a Pyo table."""
         table = self._noise.get(self.noise_seed)
         if table is None:
-            n_ref = 30 * NOISE_REF_SR
-            samples = np.random.default_rng(self.noise_seed).uniform(-1.0, 1.0, n_ref).astype(np.float32)
-            if self.sr != NOISE_REF_SR:
-                import soxr  # noqa: PLC0415
-
-                samples = soxr.resample(samples, NOISE_REF_SR, self.sr, quality="HQ").astype(np.float32)
-            n = len(samples)
-            table = self.pyo.DataTable(size=n)
+            samples = noise_samples(self.noise_seed, self.sr)
+            table = self.pyo.DataTable(size=len(samples))
             np.asarray(table.getBuffer())[:] = samples
             self._noise[self.noise_seed] = table
         return table

@@ -171,3 +171,28 @@ def test_level_scales_with_master_volume(patch):
     a = render(patch(master_vol=1.0), SR, SR // 2)
     b = render(patch(master_vol=0.25), SR, SR // 2)
     np.testing.assert_allclose(b, 0.25 * a, atol=1e-6)
+
+
+def _band_db(y: np.ndarray, sr: int, lo_hz: float, hi_hz: float) -> float:
+    """Mean power density (dB per Hz bin) of ``y`` between two frequencies (Welch)."""
+    from scipy.signal import welch
+
+    f, p = welch(y, fs=sr, nperseg=2048)
+    band = (f >= lo_hz) & (f < hi_hz)
+    return float(10 * np.log10(np.mean(p[band])))
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+def test_noise_is_white_up_to_nyquist_at_every_rate(patch, sr):
+    # Unfiltered in effect (a lowpass far above the band): the top octave below 0.45·sr holds
+    # as much noise per hertz as the 2–8 kHz band (DESIGN §5.11: no hole above 11 kHz).
+    y = render(patch(osc_vol=0.0, noise_vol=0.5, filter_type="highpass", filter_cutoff=40.0, filter_res=0.707, env_sustain=1.0), sr, sr)
+    low, top = _band_db(y, sr, 2000.0, 8000.0), _band_db(y, sr, 0.225 * sr, 0.45 * sr)
+    assert abs(top - low) < 1.5, (sr, low, top)
+
+
+def test_noise_has_the_same_level_per_hertz_at_every_rate(patch):
+    # The band two rates share sounds alike, so a patch matched at one rate plays the same at another.
+    args = dict(osc_vol=0.0, noise_vol=0.5, filter_type="highpass", filter_cutoff=40.0, filter_res=0.707, env_sustain=1.0)
+    levels = [_band_db(render(patch(**args), sr, sr), sr, 2000.0, 8000.0) for sr in (22050, 44100, 48000)]
+    assert max(levels) - min(levels) < 0.5, levels
