@@ -139,12 +139,12 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int = 1, **manag
                 except ValueError:
                     return _error(f"--budget must be a positive number of evaluations, got {budget_text!r}")
                 settings = manager.check_settings(str(form.get("optimizer", DEFAULT_STRATEGY)), str(form.get("voice", "subtractive")), budget)
-                job = await run_in_threadpool(manager.submit, upload.file, upload.filename or "upload", settings)
+                queued = await run_in_threadpool(manager.submit, upload.file, upload.filename or "upload", settings)
         except UploadError as exc:
             return _error(str(exc))
         except (ValueError, KeyError) as exc:  # malformed multipart body
             return _error(f"bad upload ({' '.join(str(exc).split())[:160]})")
-        return JSONResponse(job.snapshot(), status_code=201)
+        return JSONResponse(queued, status_code=201)
 
     async def list_jobs(request: Request) -> Response:
         return JSONResponse({"jobs": manager.list_jobs()})

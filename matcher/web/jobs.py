@@ -291,7 +291,7 @@ class JobManager:
             raise UploadError(str(exc)) from None
         return MatchSettings(optimizer=optimizer, budget=budget, voice=voice, jobs=self.worker_jobs)
 
-    def submit(self, stream: BinaryIO, file_name: str, settings: MatchSettings) -> Job:
+    def submit(self, stream: BinaryIO, file_name: str, settings: MatchSettings) -> dict:
         """Validate an upload and queue its job.
 
         The upload is copied to a temporary folder under ``DATA/uploads`` (at
@@ -307,6 +307,11 @@ class JobManager:
             The name the user's file had (used in messages and downloads).
         settings : MatchSettings
             From :meth:`check_settings`.
+
+        Returns
+        -------
+        dict
+            The job's snapshot as queued (:meth:`Job.snapshot`).
 
         Raises
         ------
@@ -340,8 +345,9 @@ class JobManager:
             self._jobs[job_id] = job
             self._targets[job_id] = target
             self._changed(job)
+            snapshot = job.snapshot()
         self._queue.put(job_id)
-        return job
+        return snapshot
 
     # ---------------------------------------------------------------- worker
 
