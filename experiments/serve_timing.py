@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
