@@ -12,7 +12,6 @@ library, numpy and functions or classes of this project exports the same way.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Mapping
@@ -142,8 +141,3 @@ def script_summary(text: str) -> dict:
     """Size of an exported script: bytes and lines (for the docs' figures)."""
     return {"bytes": len(text.encode("utf-8")), "lines": text.count("\n")}
 
-
-if __name__ == "__main__":  # pragma: no cover - convenience
-    import sys
-
-    print(json.dumps(script_summary(pyo_script("subtractive", json.loads(sys.argv[1]), None))))
