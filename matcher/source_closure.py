@@ -20,6 +20,8 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import numpy as np
+
 __all__ = ["SourceClosure", "source_closure", "ExportError", "PROJECT_PACKAGES", "ALLOWED_THIRD_PARTY"]
 
 PROJECT_PACKAGES = ("synth", "objectives", "matcher")
@@ -29,6 +31,9 @@ ALLOWED_THIRD_PARTY = ("numpy", "pyo")
 """Modules an exported script may import besides the standard library."""
 
 _LITERAL_TYPES = (int, float, str, bool, type(None), bytes)
+
+_MAX_ARRAY_ELEMENTS = 4096
+"""Largest numpy array constant written into a script as a literal."""
 
 
 class ExportError(Exception):
@@ -153,7 +158,7 @@ def source_closure(roots: Iterable[Any]) -> SourceClosure:
     def bind(name: str, value: Any) -> bool:
         """Record that ``name`` means ``value``; ``False`` when already bound to it."""
         if name in bound:
-            if bound[name] is not value and not (_is_literal(value) and bound[name] == value):
+            if bound[name] is not value and not (_is_literal(value) and _is_literal(bound[name]) and bound[name] == value):
                 raise ExportError(f"two different globals are both named {name!r}; rename one to export")
             return False
         bound[name] = value
@@ -187,6 +192,16 @@ def source_closure(roots: Iterable[Any]) -> SourceClosure:
             if bind(name, value):
                 line = f"import {value.__name__}" if name == value.__name__ else f"import {value.__name__} as {name}"
                 closure.imports.append(line)
+            return
+        inner = inspect.unwrap(value) if callable(value) and hasattr(value, "__wrapped__") else value
+        if inner is not value and inspect.isfunction(inner) and _top_package(getattr(inner, "__module__", "") or "") in PROJECT_PACKAGES:
+            # A decorated project function (e.g. functools.cache): its source carries the decorator.
+            if bind(name, value):
+                visit(inner)
+            return
+        if isinstance(value, np.ndarray) and value.size <= _MAX_ARRAY_ELEMENTS and value.dtype.kind in "biuf":
+            if bind(name, value):
+                closure.constants.append(f"{name} = np.array({value.tolist()!r}, dtype=np.{value.dtype.name})")
             return
         if inspect.isfunction(value) or inspect.isclass(value):
             module_name = getattr(value, "__module__", "") or ""

@@ -131,3 +131,38 @@ def test_source_closure_refuses_what_a_script_cannot_carry():
         source_closure([write_wav_atomic])
     with pytest.raises(ExportError, match="not defined in this project"):
         source_closure([_patch_for])
+
+
+FIXTURE_SOURCE = '''
+import functools
+import numpy as np
+
+GAINS = np.array([0.5, 0.25], dtype=np.float32)
+NAMES = ("a", "b")
+
+
+@functools.cache
+def table(n: int = len(NAMES)) -> np.ndarray:
+    return np.arange(n, dtype=np.float32) * GAINS[: n]
+
+
+def build(scale: float) -> list:
+    return (table() * scale).tolist()
+'''
+
+
+def test_source_closure_carries_cached_helpers_array_constants_and_default_values(tmp_path, monkeypatch):
+    import importlib.util  # noqa: PLC0415
+
+    path = tmp_path / "fixture_voice.py"
+    path.write_text(FIXTURE_SOURCE)
+    spec = importlib.util.spec_from_file_location("synth._export_fixture", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "synth._export_fixture", module)
+    spec.loader.exec_module(module)
+    closure = source_closure([module.build])
+    code = "\n".join(["from __future__ import annotations", *closure.imports, *closure.constants, *closure.definitions])
+    namespace: dict = {}
+    exec(compile(code, "exported", "exec"), namespace)  # noqa: S102 - the code under test
+    assert namespace["build"](2.0) == module.build(2.0) == [0.0, 0.5]
+    assert "import functools" in closure.imports and any(c.startswith("GAINS = np.array(") for c in closure.constants)
