@@ -23,18 +23,29 @@ __all__ = ["Evaluator", "loss_of_patch"]
 CHUNKS_PER_WORKER = 4
 """A batch is cut into this many chunks per worker process (dynamic load balancing)."""
 
-_WORKER_CACHE: dict[str, Fitness] = {}
-"""In a worker process: the fitness of the last target seen, by target key."""
+_WORKER_CACHE: dict[str, tuple[Fitness, float]] = {}
+"""In a worker process: the fitness and power of the last target seen, by target key."""
+
+NEED_TARGET = "need-target"
+"""What a worker answers a chunk whose target it has not seen (the caller sends it again with the audio)."""
 
 
-def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]]:
+def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]] | str:
+    """Evaluate one chunk in a worker: ``(key, audio or None, sr, voice, weights, solve_gain, patches)``.
+
+    The audio travels once per worker and target (:meth:`Evaluator.warm_up`);
+    later chunks carry only its key.  A worker that has not seen the key (a
+    respawned one) answers :data:`NEED_TARGET`.
+    """
     key, target_audio, sr, voice, weights, solve_gain, patches = job
-    fitness = _WORKER_CACHE.get(key)
-    if fitness is None:
+    cached = _WORKER_CACHE.get(key)
+    if cached is None:
+        if target_audio is None:
+            return NEED_TARGET
         _WORKER_CACHE.clear()
-        fitness = _WORKER_CACHE[key] = Fitness(analyse(target_audio, sr), weights)
-    target_power = float(np.dot(target_audio, target_audio)) if solve_gain else 0.0
-    return [loss_of_patch(fitness, p, sr, len(target_audio), voice, target_power if solve_gain else None) for p in patches]
+        cached = _WORKER_CACHE[key] = (Fitness(analyse(target_audio, sr), weights), float(np.dot(target_audio, target_audio)))
+    fitness, target_power = cached
+    return [loss_of_patch(fitness, p, sr, fitness.features.n_samples, voice, target_power if solve_gain else None) for p in patches]
 
 
 def loss_of_patch(
@@ -72,6 +83,39 @@ def loss_of_patch(
     return float(fitness(audio)), float(gain)
 
 
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""Environment of the worker processes: one BLAS thread each (the workers are the parallelism)."""
+
+
+def _executor(jobs: int):
+    """joblib's shared loky executor with ``jobs`` workers (the same one for the same arguments)."""
+    # joblib's own accessor to the shared loky executor: a bare loky executor lacks
+    # the attributes a later joblib.Parallel call in this process expects.
+    from joblib.executor import get_memmapping_executor  # noqa: PLC0415
+
+    return get_memmapping_executor(jobs, env=WORKER_ENV, timeout=300)
+
+
+def _start_worker(voice: str, sr: int) -> bool:
+    """In a worker: import the render and fitness stack and boot the Pyo server at ``sr``."""
+    render(get_voice(voice).space.decode(np.full(get_voice(voice).space.dim, 0.5)), sr, 256, voice)
+    analyse(np.zeros(2048, dtype=np.float32) + 1e-3, sr)
+    return True
+
+
+def start_workers(jobs: int, voice: str = "subtractive", sr: int = 22050) -> None:
+    """Start ``jobs`` worker processes now, without waiting for them.
+
+    Their start-up (imports, Pyo boot) then overlaps the caller's own analysis
+    before the first batch (a match's f0 stage, predictor and fits); an
+    :class:`Evaluator` with the same ``jobs`` later finds them running.
+    """
+    if jobs > 1:
+        ex = _executor(jobs)
+        for _ in range(jobs):
+            ex.submit(_start_worker, voice, int(sr))
+
+
 class Evaluator:
     """Batch loss of patches against a target.
 
@@ -90,6 +134,12 @@ class Evaluator:
     solve_gain : bool
         Solve the voice's ``gain_param`` in closed form (see :func:`loss_of_patch`);
         the patches returned by :meth:`evaluate` then carry the solved value.
+
+    Notes
+    -----
+    With workers, the target travels to each worker once (:meth:`warm_up`, or
+    the first chunk a worker gets); every later chunk carries only its key and
+    the patches, so a batch costs the transfer of a few dicts, not of the audio.
     """
 
     def __init__(
@@ -109,20 +159,23 @@ class Evaluator:
         self.solve_gain = bool(solve_gain and get_voice(voice).gain_param)
         self.target_audio = np.ascontiguousarray(target_audio, dtype=np.float32)
         self._key = hashlib.sha1(self.target_audio.tobytes() + repr((self.sr, voice, weights)).encode()).hexdigest()
-        self._executor = None
-        if self.jobs > 1:
-            # joblib's own accessor to the shared loky executor: a bare loky executor lacks
-            # the attributes a later joblib.Parallel call in this process expects.
-            from joblib.executor import get_memmapping_executor  # noqa: PLC0415
+        self._executor = _executor(self.jobs) if self.jobs > 1 else None
+        self._local: Fitness | None = None
+        self._target_power = float(np.dot(self.target_audio, self.target_audio))
 
-            self._executor = get_memmapping_executor(
-                self.jobs,
-                env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
-                timeout=300,
-            )
+    def _job(self, patches: Sequence[Mapping[str, float | str]], with_audio: bool = False) -> tuple:
+        return (self._key, self.target_audio if with_audio else None, self.sr, self.voice, self.weights, self.solve_gain, list(patches))
 
-    def _job(self, patches: Sequence[Mapping[str, float | str]]) -> tuple:
-        return (self._key, self.target_audio, self.sr, self.voice, self.weights, self.solve_gain, list(patches))
+    def _evaluate_here(self, patches: Sequence[Mapping[str, float | str]]) -> list[tuple[float, float | None]]:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        # One BLAS thread, as in the workers (WORKER_ENV): a threaded matrix product sums in
+        # another order, and the losses must not depend on where a patch was evaluated.
+        with threadpool_limits(1, user_api="blas"):
+            if self._local is None:
+                self._local = Fitness(analyse(self.target_audio, self.sr), self.weights)
+            power = self._target_power if self.solve_gain else None
+            return [loss_of_patch(self._local, p, self.sr, self.n_samples, self.voice, power) for p in patches]
 
     def evaluate(self, patches: Sequence[Mapping[str, float | str]]) -> tuple[np.ndarray, list[dict[str, float | str]]]:
         """Evaluate ``patches`` in order.
@@ -134,21 +187,27 @@ class Evaluator:
             The patches as evaluated (with the solved gain when ``solve_gain``).
         """
         if self._executor is None or len(patches) < 2:
-            results = _evaluate_chunk(self._job(patches))
+            results = self._evaluate_here(patches)
         else:
             # A few chunks per worker, so a worker slowed by other load hands work to the other.
             n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
             bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
-            jobs = [self._job(patches[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-            results = [x for chunk in self._executor.map(_evaluate_chunk, jobs) for x in chunk]
+            chunks = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+            answers = list(self._executor.map(_evaluate_chunk, [self._job(c) for c in chunks]))
+            results = []
+            for chunk, answer in zip(chunks, answers):
+                if isinstance(answer, str):  # that worker had not seen the target yet
+                    answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True)).result()
+                results.extend(answer)
         gain_param = get_voice(self.voice).gain_param
         out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g) in zip(patches, results)]
         return np.array([loss for loss, _ in results], dtype=float), out
 
-    def warm_up(self, patch: Mapping[str, float | str]) -> None:
-        """Start the workers, boot their Pyo servers and analyse the target, by evaluating ``patch`` once each."""
+    def warm_up(self) -> None:
+        """Send the target to every worker (each analyses it once), without waiting for them."""
         if self._executor is not None:
-            list(self._executor.map(_evaluate_chunk, [self._job([patch])] * self.jobs))
+            for _ in range(self.jobs):
+                self._executor.submit(_evaluate_chunk, self._job([], with_audio=True))
 
     def close(self) -> None:
         """Nothing to release per match: loky keeps its workers for reuse and stops them at exit."""

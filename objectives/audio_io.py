@@ -122,15 +122,29 @@ def _read(path: str) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
-def load_target(path: str | os.PathLike, sr: int = 22050, max_duration_s: float = 10.0, min_duration_s: float = 0.05) -> Target:
+MAX_WORKING_SR = 48000
+"""Highest working rate :func:`load_target` picks by itself: a target at a higher rate is searched at this one."""
+
+
+def working_rate(file_sr: int) -> int:
+    """The rate a target is searched at unless told otherwise: its own, at most :data:`MAX_WORKING_SR`.
+
+    Searching at the target's own rate lets the fitness see its whole band
+    (DESIGN §5.11): a 44.1 kHz recording's air above 10 kHz is matched, not ignored.
+    """
+    return int(min(file_sr, MAX_WORKING_SR))
+
+
+def load_target(path: str | os.PathLike, sr: int | None = 22050, max_duration_s: float = 10.0, min_duration_s: float = 0.05) -> Target:
     """Load a target sound for matching.
 
     Parameters
     ----------
     path : str or path-like
         WAV, FLAC or OGG file, any sample rate, mono or multichannel.
-    sr : int
-        Working sample rate in Hz (the rate of ``Target.audio``).
+    sr : int or None
+        Working sample rate in Hz (the rate of ``Target.audio``); ``None``: the
+        file's own rate, at most :data:`MAX_WORKING_SR` (:func:`working_rate`).
     max_duration_s : float
         Longest accepted sound in seconds, after trimming leading silence.
     min_duration_s : float
@@ -178,6 +192,7 @@ def load_target(path: str | os.PathLike, sr: int = 22050, max_duration_s: float 
         )
     if duration_s > max_duration_s:
         raise TargetError(f"{path}: too long ({duration_s:.2f} s after trimming silence; the cap is {max_duration_s:g} s)")
+    sr = working_rate(file_sr) if sr is None else int(sr)
     if file_sr == sr:
         audio = orig.copy()
     else:
