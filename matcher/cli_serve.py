@@ -35,7 +35,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (there is no authentication: see docs/serve.md before changing it)."),
     port: int = typer.Option(8765, "--port", help="TCP port (0: any free port)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes of each match (one match runs at a time)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes of each match; one match runs at a time [default: as matcher match, one per core, 1 below a budget of 300]."),
     data: Optional[Path] = typer.Option(None, "--data", help="Folder for uploads and results [default: ~/.cache/matcher/serve]."),
     keep_jobs: int = typer.Option(50, "--keep-jobs", help="Finished jobs kept on disk (oldest deleted first)."),
     keep_days: float = typer.Option(7.0, "--keep-days", help="Finished jobs older than this many days are deleted."),
@@ -48,7 +48,7 @@ def serve(
 
     data_dir = data if data is not None else default_data_dir()
     try:
-        if jobs < 1:
+        if jobs is not None and jobs < 1:
             raise UsageError(f"--jobs must be at least 1, got {jobs}")
         if not 0 <= port <= 65535:
             raise UsageError(f"--port must be from 0 to 65535, got {port}")

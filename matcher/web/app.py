@@ -84,15 +84,15 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(data_dir: str | os.PathLike | None = None, jobs: int = 1, **manager_options: Any) -> Starlette:
+def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = None, **manager_options: Any) -> Starlette:
     """The web app with its own :class:`matcher.web.jobs.JobManager`.
 
     Parameters
     ----------
     data_dir : path-like, optional
         Folder for uploads and results [default: :func:`default_data_dir`].
-    jobs : int
-        Worker processes of each match (``--jobs``).
+    jobs : int or None
+        Worker processes of each match (``--jobs``); ``None``: the CLI's default.
     **manager_options
         Passed to :class:`JobManager` (``keep_jobs``, ``keep_s``, ``upload_cap_bytes``).
 

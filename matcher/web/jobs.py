@@ -143,8 +143,9 @@ class JobManager:
     ----------
     data_dir : path-like
         Folder the manager owns (created if missing).
-    jobs : int
-        Worker processes of each match (the CLI's ``--jobs``).
+    jobs : int or None
+        Worker processes of each match (the CLI's ``--jobs``); ``None``: the
+        CLI's default (:func:`matcher.pipeline.default_jobs`: one per core, 1 for a small budget).
     keep_jobs : int
         Finished jobs kept on disk.
     keep_s : float
@@ -158,7 +159,7 @@ class JobManager:
     def __init__(
         self,
         data_dir: str | os.PathLike,
-        jobs: int = 1,
+        jobs: int | None = None,
         keep_jobs: int = KEEP_JOBS,
         keep_s: float = KEEP_S,
         upload_cap_bytes: int = UPLOAD_CAP_BYTES,
@@ -169,7 +170,7 @@ class JobManager:
         self.jobs_dir = self.data_dir / "jobs"
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self.worker_jobs = int(jobs)
+        self.worker_jobs = None if jobs is None else int(jobs)
         self.keep_jobs = int(keep_jobs)
         self.keep_s = float(keep_s)
         self.upload_cap_bytes = int(upload_cap_bytes)
@@ -286,7 +287,7 @@ class JobManager:
         from matcher.cli import UsageError, _check_match_args  # noqa: PLC0415
 
         try:
-            _check_match_args(optimizer, voice, budget, None, self.worker_jobs)
+            _check_match_args(optimizer, voice, budget, None, 1 if self.worker_jobs is None else self.worker_jobs)
         except UsageError as exc:
             raise UploadError(str(exc)) from None
         return MatchSettings(optimizer=optimizer, budget=budget, voice=voice, jobs=self.worker_jobs)
