@@ -13,7 +13,9 @@ moment the upload starts:
 and the load average, since the machine may be shared.
 
 Run 1 includes the server process's first match (imports, Pyo boot, model
-load); later runs show a warm server.
+load); later runs show a warm server.  ``--compare-cli`` also times
+``matcher match`` on the same target (fresh process, start-up included) under
+the same load, for scale.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--budget", type=int, default=2000)
+    parser.add_argument("--compare-cli", action="store_true", help="also time `matcher match` on the same target in a fresh process, under the same load")
     parser.add_argument("--target", type=Path, default=Path(__file__).resolve().parents[1] / "examples" / "targets" / "saw_lowpass.wav")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="serve-timing-") as tmp:
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
                 for run in range(1, args.runs + 1):
                     r = time_one(client, url, args.target, args.budget)
                     print(f"{run:>3}  {r['queued_s']:>12.3f} s  {r['first_progress_s']:>20.3f} s  {r['result_s']:>12.2f} s  ({r['search_s']:.2f} s)  {r['events']:>6}  {r['evals']:>5}  {r['distance']:.4g}")
+            if args.compare_cli:
+                out = Path(tmp) / "cli-match"
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "matcher.cli", "match", str(args.target), "--budget", str(args.budget), "--out", str(out)], check=True, capture_output=True)
+                print(f"matcher match, fresh process, same target and budget: {time.perf_counter() - t0:.2f} s")
             print(f"load average {os.getloadavg()[0]:.1f} at the end")
         finally:
             proc.terminate()
