@@ -195,7 +195,7 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = Non
             path = manager.upload_path(job_id)
             if path is None:
                 return _error("upload no longer on disk", 404)
-            return FileResponse(str(path), filename=job.file_name)
+            return FileResponse(str(path), filename=job.file_name, content_disposition_type="attachment" if request.query_params.get("download") else "inline")
         if name not in RESULT_FILES or job.state != "done":
             return _error(f"no file {name!r} for this job", 404)
         path = manager.result_dir(job_id) / name

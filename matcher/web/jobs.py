@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Callable
 
 from matcher.pipeline import MAX_DURATION_S, MatchSettings
 
-__all__ = ["Job", "JobManager", "UploadError", "UPLOAD_CAP_BYTES", "KEEP_JOBS", "KEEP_S", "RESULT_FILES", "JOB_STATES"]
+__all__ = ["Job", "JobManager", "UploadError", "safe_file_name", "UPLOAD_CAP_BYTES", "KEEP_JOBS", "KEEP_S", "RESULT_FILES", "JOB_STATES"]
 
 UPLOAD_CAP_BYTES = 20 * 1024 * 1024
 """Largest accepted upload: 20 MB (8 s of 48 kHz stereo 32-bit float is about 3 MB)."""
@@ -248,11 +248,11 @@ class JobManager:
 
     def _clean_temporaries(self) -> None:
         """Remove what an earlier process left half-written (temporary uploads and result folders)."""
-        for folder in (self.uploads_dir, self.jobs_dir):
-            for path in folder.glob(".*"):
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        for path in self.jobs_dir.glob("*/.*"):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        for path in [*self.uploads_dir.glob(".*"), *self.jobs_dir.glob(".*"), *self.jobs_dir.glob("*/.*")]:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def prune(self, now_s: float | None = None) -> list[str]:
         """Delete finished jobs beyond :attr:`keep_jobs` or older than :attr:`keep_s`.

@@ -195,3 +195,11 @@ def test_finished_jobs_beyond_the_cap_or_too_old_are_deleted_with_their_upload(t
         assert not (data / "uploads" / "middle").exists() and (data / "uploads" / "new" / "a.wav").is_file()
     finally:
         manager.close()
+
+
+def test_uploaded_file_names_cannot_escape_or_hide_in_the_data_folder():
+    from matcher.web.jobs import safe_file_name  # noqa: PLC0415
+
+    assert safe_file_name("../../etc/my note.wav") == "my_note.wav"
+    assert safe_file_name(".hidden.wav") == "hidden.wav"
+    assert safe_file_name("") == "upload" and safe_file_name("..") == "upload"
