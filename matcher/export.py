@@ -31,7 +31,7 @@ def _runtime_source() -> str:
     return resources.files("matcher").joinpath("templates", "pyo_runtime.py.in").read_text(encoding="utf-8")
 
 
-def pyo_script(voice_name: str, params: Mapping[str, float | str], sr: int | float | str | None, source_name: str = "patch.json") -> str:
+def pyo_script(voice_name: str, params: Mapping[str, float | str], sr: float | str | None, source_name: str = "patch.json") -> str:
     """The text of a standalone Pyo script that plays ``params``.
 
     Parameters

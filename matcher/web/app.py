@@ -179,7 +179,7 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = Non
                         continue
                     try:
                         await asyncio.wait_for(wake.wait(), timeout=KEEPALIVE_S)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         yield ": keep-alive\n\n"
             finally:
                 subscribers.remove(job_id, entry)

@@ -400,7 +400,7 @@ class JobManager:
             self._fail(job, "the server stopped before this job finished; upload it again")
         except MatchInterrupted as exc:
             self._fail(job, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a job's failure must not stop the worker
+        except Exception as exc:  # a job's failure must not stop the worker
             self._fail(job, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
 
     def _fail(self, job: Job, message: str) -> None:

@@ -89,7 +89,7 @@ def wait_until(condition, what: str):
 
 
 def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - local test server
+    with urllib.request.urlopen(url, timeout=60) as response:  # the local test server
         return response.read()
 
 
