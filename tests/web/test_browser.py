@@ -134,13 +134,21 @@ def test_upload_match_watch_listen_reload_and_download(server, driver, tmp_path)
     )
     driver.find_element(By.ID, "match").click()
 
-    state = wait_until(lambda: result_ready(driver), "the result with both players")
-    seen = driver.execute_script("return window.__evals")
-    n_plots = driver.execute_script("return window.__plots.size")
-    progress = [int(v) for v in dict.fromkeys(seen) if int(v) > 0]
-    assert len(progress) >= 2, f"progress text changed only to {seen}"
+    def progress_seen() -> list[int]:
+        return [int(v) for v in dict.fromkeys(driver.execute_script("return window.__evals")) if int(v) > 0]
+
+    wait_until(lambda: len(progress_seen()) >= 2 or driver.execute_script("return !document.getElementById('result').hidden"), "progress")
+    progress, n_plots = progress_seen(), driver.execute_script("return window.__plots.size")
+    assert len(progress) >= 2, f"progress text changed only to {progress}"
     assert progress == sorted(progress) and progress[-1] <= BUDGET
     assert n_plots >= 2
+    # Reloaded while the search runs (or just after), the page finds its job and follows it to the end.
+    job_id = driver.execute_script("return location.hash").removeprefix("#job=")
+    assert re.fullmatch(r"[0-9a-f]{12}", job_id), job_id
+    driver.refresh()
+    wait_until(lambda: job_id in driver.find_element(By.ID, "job-name").text, "the job after a reload")
+
+    state = wait_until(lambda: result_ready(driver), "the result with both players")
     assert state["rows"] >= 13 and state["error"] == ""
     for name, ready, duration, error in state["audio"]:
         assert error is None and duration > 0, name
@@ -163,11 +171,9 @@ def test_upload_match_watch_listen_reload_and_download(server, driver, tmp_path)
     assert fetch(driver.find_element(By.ID, "dl-synth").get_attribute("href")).startswith(b"#!/usr/bin/env python3")
 
     # A reloaded page finds its finished job again.
-    job_hash = driver.execute_script("return location.hash")
-    assert job_hash.startswith("#job=")
     driver.refresh()
     wait_until(lambda: result_ready(driver), "the result after a reload")
-    assert job_hash[len("#job="):] in driver.find_element(By.ID, "job-name").text
+    assert job_id in driver.find_element(By.ID, "job-name").text
 
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
