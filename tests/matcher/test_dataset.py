@@ -98,6 +98,20 @@ def test_other_settings_refused(tmp_path, small_chunks):
     make(tmp_path / "d", n=4)
     with pytest.raises(ds.DatasetError, match="seed"):
         make(tmp_path / "d", n=4, seed=99)
+    with pytest.raises(ds.DatasetError, match="sampler"):
+        make(tmp_path / "d", n=4, sampler="v1")
+
+
+def test_sampler_is_recorded_and_v1_is_still_available(tmp_path, small_chunks):
+    import json
+
+    make(tmp_path / "v2", n=4)
+    make(tmp_path / "v1", n=4, sampler="v1")
+    assert json.loads((tmp_path / "v2" / "dataset.json").read_text())["sampler"] == "v2"
+    assert json.loads((tmp_path / "v1" / "dataset.json").read_text())["sampler"] == "v1"
+    v1 = ds.read_params_csv(tmp_path / "v1" / "params.csv")
+    assert all(rule_problems(p, spec="v1") == [] for p in v1)
+    assert (tmp_path / "v1" / "params.csv").read_text() != (tmp_path / "v2" / "params.csv").read_text()
 
 
 def test_sanity_rules_reject_what_they_should():
