@@ -89,6 +89,8 @@ def _write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
     import soundfile as sf  # noqa: PLC0415
 
     tmp = path.with_name(f".{path.name}.tmp")
+    # 16-bit PCM: libsndfile writes no PEAK chunk (it does for float data, with
+    # the time of writing), so the same samples always give the same bytes.
     sf.write(tmp, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     os.replace(tmp, path)
 

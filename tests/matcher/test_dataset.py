@@ -13,6 +13,7 @@ import synth.dataset as ds
 from matcher.predictor import FEATURE_VERSION, N_FEATURES, predictor_features
 from synth.sampling import CLIP_PEAK, SILENCE_PEAK, audio_problems, rule_problems
 from synth.voices import FILTER_TYPES, OSC_TYPES
+from tests.objectives.test_audio_io import riff_chunks
 
 SEED_COLUMNS = ["duree", "osc_freq", "osc_type", "osc_vol", "noise_vol", "filter_type", "filter_cutoff",
                 "filter_res", "env_attack", "env_decay", "env_sustain", "env_release", "master_vol"]
@@ -47,6 +48,7 @@ def test_columns_codes_and_files(tmp_path, small_chunks):
         assert d["filter_type"] in {str(i) for i in range(len(FILTER_TYPES))}
         assert float(d["duree"]) == 0.5
         audio, sr = sf.read(tmp_path / "d" / d["file"])
+        assert [c for c, _ in riff_chunks((tmp_path / "d" / d["file"]).read_bytes())] == [b"fmt ", b"data"]  # no PEAK chunk and its timestamp
         assert sr == 22050 and len(audio) == 11025
         assert SILENCE_PEAK <= np.max(np.abs(audio)) < CLIP_PEAK
     patches = ds.read_params_csv(tmp_path / "d" / "params.csv")
