@@ -38,9 +38,6 @@ from objectives.pitch import PitchEstimate, estimate_pitch
 
 __all__ = ["run_predict", "run_hybrid", "HYBRID_KEEP_RATIO", "HYBRID_KEEP_ARMS", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS", "HYBRID_FIT_SPREAD", "HYBRID_CORRECT_ENVELOPE"]
 
-PREDICTOR_SR = 22050
-"""Rate of the predictor's training notes: its features are computed on the target resampled to it."""
-
 HYBRID_K = 3
 """At most this many (oscillator, filter) combinations are searched."""
 
@@ -84,11 +81,7 @@ def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate
     sr = config.sr
     f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
     t0 = time.perf_counter()
-    if sr != PREDICTOR_SR:  # the model was trained on notes at this rate
-        import soxr  # noqa: PLC0415
-
-        target_audio, sr = soxr.resample(target_audio, sr, PREDICTOR_SR).astype(np.float32), PREDICTOR_SR
-    x = predictor_features(target_audio, sr, f0)
+    x = predictor_features(target_audio, sr, f0, predictor.feature_sr_hz)  # resampled to the model's training rate
     t1 = time.perf_counter()
     pred = predictor.predict_features(x, f0 if f0 else features_f0(x), len(target_audio) / sr)
     t2 = time.perf_counter()
