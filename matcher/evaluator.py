@@ -104,15 +104,15 @@ def _start_worker(voice: str, sr: int) -> bool:
 
 
 def start_workers(jobs: int, voice: str = "subtractive", sr: int = 22050) -> None:
-    """Start ``jobs`` worker processes now, without waiting for them.
+    """Start the ``jobs - 1`` worker processes of a ``jobs``-process evaluation now, without waiting for them.
 
     Their start-up (imports, Pyo boot) then overlaps the caller's own analysis
     before the first batch (a match's f0 stage, predictor and fits); an
     :class:`Evaluator` with the same ``jobs`` later finds them running.
     """
     if jobs > 1:
-        ex = _executor(jobs)
-        for _ in range(jobs):
+        ex = _executor(jobs - 1)
+        for _ in range(jobs - 1):
             ex.submit(_start_worker, voice, int(sr))
 
 
@@ -130,7 +130,7 @@ class Evaluator:
     weights : FitnessWeights
         Fitness weights.
     jobs : int
-        Worker processes; 1 evaluates in this process.
+        Processes that evaluate: this one and ``jobs - 1`` workers; 1 evaluates in this process only.
     solve_gain : bool
         Solve the voice's ``gain_param`` in closed form (see :func:`loss_of_patch`);
         the patches returned by :meth:`evaluate` then carry the solved value.
@@ -159,7 +159,7 @@ class Evaluator:
         self.solve_gain = bool(solve_gain and get_voice(voice).gain_param)
         self.target_audio = np.ascontiguousarray(target_audio, dtype=np.float32)
         self._key = hashlib.sha1(self.target_audio.tobytes() + repr((self.sr, voice, weights)).encode()).hexdigest()
-        self._executor = _executor(self.jobs) if self.jobs > 1 else None
+        self._executor = _executor(self.jobs - 1) if self.jobs > 1 else None  # this process is one of the jobs
         self._local: Fitness | None = None
         self._target_power = float(np.dot(self.target_audio, self.target_audio))
 
@@ -189,24 +189,36 @@ class Evaluator:
         if self._executor is None or len(patches) < 2:
             results = self._evaluate_here(patches)
         else:
-            # A few chunks per worker, so a worker slowed by other load hands work to the other.
-            n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
-            bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
-            chunks = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-            answers = list(self._executor.map(_evaluate_chunk, [self._job(c) for c in chunks]))
-            results = []
-            for chunk, answer in zip(chunks, answers):
-                if isinstance(answer, str):  # that worker had not seen the target yet
-                    answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True)).result()
-                results.extend(answer)
+            results = self._evaluate_shared(list(patches))
         gain_param = get_voice(self.voice).gain_param
         out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g) in zip(patches, results)]
         return np.array([loss for loss, _ in results], dtype=float), out
 
+    def _evaluate_shared(self, patches: list[Mapping[str, float | str]]) -> list[tuple[float, float | None]]:
+        """Evaluate in this process and the workers together.
+
+        The batch is cut into :data:`CHUNKS_PER_WORKER` chunks per process.
+        The workers are handed all chunks but the first, which this process
+        evaluates meanwhile; then it takes back every chunk no worker has
+        started (a cancelled future) and waits only for the ones running, so
+        a slow or still-starting worker never holds the batch up.
+        """
+        n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
+        bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
+        chunks = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        futures = [self._executor.submit(_evaluate_chunk, self._job(c)) for c in chunks[1:]]
+        answers = [self._evaluate_here(chunks[0])]
+        for chunk, future in zip(chunks[1:], futures):
+            answer = self._evaluate_here(chunk) if future.cancel() else future.result()
+            if isinstance(answer, str):  # that worker had not seen the target yet
+                answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True)).result()
+            answers.append(answer)
+        return [x for answer in answers for x in answer]
+
     def warm_up(self) -> None:
         """Send the target to every worker (each analyses it once), without waiting for them."""
         if self._executor is not None:
-            for _ in range(self.jobs):
+            for _ in range(self.jobs - 1):
                 self._executor.submit(_evaluate_chunk, self._job([], with_audio=True))
 
     def close(self) -> None:

@@ -28,6 +28,9 @@ PRE_ROLL_S = 0.002
 MIN_PEAK = 1e-4
 """A file whose DC-removed peak is below this (−80 dBFS) has no audible content."""
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+"""libsndfile's ``sf_command`` that turns the PEAK chunk of a float WAV on or off (``sndfile.h``); soundfile has no wrapper for it."""
+
 
 class TargetError(Exception):
     """A target file cannot be used; the message is one line naming the file and the problem."""
@@ -220,6 +223,11 @@ def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Non
     stored as 32-bit float (subtype ``FLOAT``): lossless for the float32
     renders, and levels above 1.0 are kept rather than clipped.
 
+    The same samples and rate always give the same bytes.  libsndfile gives a
+    float WAV a PEAK chunk that holds the time of writing; it is turned off
+    (``SFC_SET_ADD_PEAK_CHUNK``) before any sample is written, and libsndfile
+    leaves a zero-filled ``PAD `` chunk in the header space it had reserved.
+
     Parameters
     ----------
     path : str or path-like
@@ -235,8 +243,10 @@ def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Non
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, np.asarray(audio, dtype=np.float32), int(sr), subtype="FLOAT", format="WAV")
+        data = np.asarray(audio, dtype=np.float32)
+        with os.fdopen(fd, "wb") as fh, sf.SoundFile(fh, "w", int(sr), 1 if data.ndim == 1 else data.shape[1], subtype="FLOAT", format="WAV") as f:
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)  # before any sample is written
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -60,6 +60,10 @@ class _WrongPredictor:
     def spread(self):
         return self.inner.spread()
 
+    @property
+    def feature_sr_hz(self):
+        return self.inner.feature_sr_hz
+
 
 def test_a_confidently_wrong_prediction_is_corrected_by_rendered_evidence(target):
     # DESIGN §5.10: the learning orders the search, it never prunes it.
