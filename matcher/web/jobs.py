@@ -88,7 +88,7 @@ class Job:
     history : list of [int, float]
         ``[evaluation, best distance]`` after each evaluated batch.
     phase : str
-        What the match is doing (``queued``, ``searching``, ``polishing at 44100 Hz``, ...).
+        What the match is doing (``queued``, ``searching``, ``polishing at 96000 Hz``, ...).
     error : str or None
         One-line reason of a failure.
     result : dict or None
