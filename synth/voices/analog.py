@@ -6,7 +6,7 @@ Graph (one note)::
                                  └─► × 2^(coarse/12 + cents/1200) ─► osc 2 ─┤ osc2_mix·osc_vol
                                      seeded noise table ────────────────────┤ noise_vol
                                                                             ▼
-       filter_cutoff · 2^(fenv_amount_oct · fenv(t)) ─► biquad LP/HP/BP (12 dB) or two LP biquads (24 dB) (filter_res)
+       filter_cutoff · 2^(fenv_amount_oct · fenv(t)) ─► biquad LP/HP/BP (12 dB) or ButLP + biquad LP (24 dB), Q = filter_res
                                                                             ▼
                                                   drive: tanh(g x) / tanh(g), g = 8·drive, a lookup table (0: bypassed)
                                                                             ▼
@@ -34,18 +34,18 @@ from synth.voices.subtractive import OSC_TYPES
 __all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "DRIVE_MAX_GAIN", "drive_curve", "osc2_ratio"]
 
 ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowpass24")
-"""12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass (two biquads in series).
+"""12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass.
 
-The 24 dB lowpass stands in for a ladder: Pyo's ``MoogLP`` was measured to
+``lowpass24`` is a 12 dB Butterworth stage (Pyo ``ButLP``) followed by the
+resonant biquad lowpass (Q = ``filter_res``): at Q 0.707 it is a 4th-order
+Linkwitz-Riley lowpass (-6 dB at the cutoff), above it resonates like the
+12 dB lowpass.  It stands in for a ladder: Pyo's ``MoogLP`` was measured to
 blow up to inf (then NaN) with a saw plus noise of peak 2 at any cutoff, and
-with a peak of 1 above about 0.3 sr, which random patches reach.
+with a peak of 1 above about 0.3 sr, which random patches reach.  Under a
+filter envelope its cutoff moves in steps of one control point (0.73 ms), so
+that ``ButLP`` (which recomputes its coefficients only when the cutoff
+changes) stays cheap.
 """
-
-LOWPASS24_Q1 = 0.5412
-"""Q of the first stage: with the second at Q 1.3066 the pair is a 4th-order Butterworth lowpass."""
-
-LOWPASS24_Q2_PER_RES = 1.3066 / 0.7071
-"""Q of the second stage per unit of ``filter_res``: ``filter_res = 0.7071`` gives the Butterworth."""
 
 DRIVE_MAX_GAIN = 8.0
 """Gain ``g`` of the waveshaper ``tanh(g x) / tanh(g)`` at ``drive = 1`` (``g = DRIVE_MAX_GAIN * drive``)."""
@@ -89,7 +89,7 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
             float(patch["fenv_decay_s"]),
             float(patch["fenv_sustain"]),
         )
-        cutoff = control_signal(pyo, ctx, "cutoff", curve, keep)
+        cutoff = control_signal(pyo, ctx, "cutoff", curve, keep, interp=1 if patch["filter_type"] == "lowpass24" else 2)
     else:
         cutoff = clamp_cutoff(float(patch["filter_cutoff"]), sr)
 
@@ -98,8 +98,8 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     filter_type = str(patch["filter_type"])
     q = float(patch["filter_res"])
     if filter_type == "lowpass24":
-        first = pyo.Biquad(source, freq=cutoff, q=LOWPASS24_Q1, type=0)
-        out = pyo.Biquad(first, freq=cutoff, q=LOWPASS24_Q2_PER_RES * q, type=0, mul=filter_mul)
+        first = pyo.ButLP(source, freq=cutoff)
+        out = pyo.Biquad(first, freq=cutoff, q=q, type=0, mul=filter_mul)
         keep.extend((first, out))
     else:
         out = pyo.Biquad(source, freq=cutoff, q=q, type=ANALOG_FILTER_TYPES.index(filter_type), mul=filter_mul)
@@ -147,9 +147,9 @@ ANALOG = Voice(
             Param("osc2_detune_cents", "cents", -50.0, 50.0, "lin", doc="oscillator 2 fine detune"),
             Param("osc2_mix", "", 0.0, 1.0, doc="crossfade osc 1 -> osc 2 (0: osc 1 only, 0.5: equal, 1: osc 2 only)"),
             Param("noise_vol", "", 0.0, 1.0, doc="white noise level"),
-            Param("filter_type", choices=ANALOG_FILTER_TYPES, doc="12 dB biquad (LP/HP/BP) or 24 dB lowpass (two biquads)"),
+            Param("filter_type", choices=ANALOG_FILTER_TYPES, doc="12 dB biquad (LP/HP/BP) or 24 dB lowpass (Butterworth + resonant biquad)"),
             Param("filter_cutoff", "Hz", 40.0, 16000.0, "log", doc="filter cutoff / centre frequency before the filter envelope"),
-            Param("filter_res", "Q", 0.5, 12.0, "log", doc="filter resonance (quality factor; lowpass24: of its resonant stage, 0.707 = Butterworth)"),
+            Param("filter_res", "Q", 0.5, 12.0, "log", doc="filter resonance (quality factor; lowpass24: of its resonant stage)"),
             Param("fenv_amount_oct", "oct", 0.0, 8.0, "lin", doc="filter envelope depth (cutoff at the envelope's peak)"),
             Param("fenv_attack_s", "s", 0.001, 1.0, "log", doc="filter envelope linear rise time"),
             Param("fenv_decay_s", "s", 0.005, 4.0, "log", doc="filter envelope fall time constant (63 % to sustain)"),
