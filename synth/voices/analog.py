@@ -31,7 +31,7 @@ from synth.voices.controls import clamp_cutoff, control_times, cutoff_track
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, oscillator, pitch_signal, silence
 from synth.voices.subtractive import OSC_TYPES
 
-__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "DRIVE_MAX_GAIN", "drive_curve", "osc2_ratio"]
+__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio"]
 
 ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowpass24")
 """12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass.
@@ -51,17 +51,18 @@ DRIVE_MAX_GAIN = 8.0
 """Gain ``g`` of the waveshaper ``tanh(g x) / tanh(g)`` at ``drive = 1`` (``g = DRIVE_MAX_GAIN * drive``)."""
 
 DRIVE_INPUT_RANGE = 4.0
-"""The waveshaper table covers filter outputs in ``[-4, 4]`` (beyond, it holds its end values)."""
+"""Filter outputs in ``[-4, 4]`` are shaped; beyond, the input of the shaper is clipped at 4 in magnitude."""
 
-DRIVE_TABLE_SIZE = 2048
-"""Points of the waveshaper table (linear interpolation between them)."""
+DRIVE_TABLE_SIZE = 4096
+"""Points of the ``tanh`` table (linear interpolation between them: error about 2e-5)."""
 
 
 def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     """Two oscillators + noise -> 12 or 24 dB filter with filter envelope -> drive -> ADSR -> master volume."""
     sr = ctx.sr
     keep: list = []
-    env = amp_envelope(pyo, patch, float(patch["master_vol"]), keep)
+    drive_gain = DRIVE_MAX_GAIN * float(patch["drive"])
+    env = amp_envelope(pyo, patch, float(patch["master_vol"]) / (math.tanh(drive_gain) if drive_gain > 0.0 else 1.0), keep)
     osc_type = str(patch["osc_type"])
     osc_vol = float(patch["osc_vol"])
     osc2_mix = float(patch["osc2_mix"])
@@ -94,7 +95,8 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
         cutoff = clamp_cutoff(float(patch["filter_cutoff"]), sr)
 
     drive = float(patch["drive"])
-    filter_mul = 1.0 / DRIVE_INPUT_RANGE if drive > 0.0 else env
+    gain = DRIVE_MAX_GAIN * drive
+    filter_mul = gain / (DRIVE_MAX_GAIN * DRIVE_INPUT_RANGE) if drive > 0.0 else env
     filter_type = str(patch["filter_type"])
     q = float(patch["filter_res"])
     if filter_type == "lowpass24":
@@ -105,28 +107,37 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
         out = pyo.Biquad(source, freq=cutoff, q=q, type=ANALOG_FILTER_TYPES.index(filter_type), mul=filter_mul)
         keep.append(out)
     if drive > 0.0:
-        table = ctx.control_table("drive", DRIVE_TABLE_SIZE)
-        np.asarray(table.getBuffer())[:] = drive_curve(drive, DRIVE_TABLE_SIZE)
-        out = pyo.Lookup(table, index=out, mul=env)
+        # tanh(g x) / tanh(g): the filter feeds g x / (g_max x_max) to a fixed
+        # tanh table over [-g_max x_max, g_max x_max]; the 1 / tanh(g) goes to the amp envelope.
+        out = pyo.Lookup(tanh_table(ctx), index=out, mul=env)
         keep.append(out)
     return keep_alive(out, keep)
 
 
-def drive_curve(drive: float, size: int) -> np.ndarray:
-    """The waveshaper as a Pyo ``Lookup`` table: ``tanh(g x) / tanh(g)``, ``g = DRIVE_MAX_GAIN * drive``.
+def tanh_table(ctx: Any) -> Any:
+    """The context's ``tanh`` waveshaper table (written on first use): see :func:`drive_curve`."""
+    table = ctx.control_table("tanh", DRIVE_TABLE_SIZE)
+    buffer = np.asarray(table.getBuffer())
+    if buffer[-1] == 0.0:  # a fresh table is all zeros; tanh is 1 at its end
+        buffer[:] = drive_curve(DRIVE_TABLE_SIZE)
+    return table
 
-    ``Lookup`` maps its input ``v`` in [-1, 1] to the table position
-    ``(0.495 v + 0.5) size``; the filter output ``x`` enters as
-    ``v = x / DRIVE_INPUT_RANGE``.  The shaper keeps ±1 at ±1 and tends to
-    the identity as ``drive`` tends to 0 (where the voice bypasses it).
+
+def drive_curve(size: int) -> np.ndarray:
+    """The ``tanh`` table a Pyo ``Lookup`` reads: ``tanh(g_max x_max v)`` for its index ``v`` in [-1, 1].
+
+    ``Lookup`` maps ``v`` to the position ``(0.495 v + 0.5) size``.  With
+    ``v = g x / (g_max x_max)`` (``g_max = DRIVE_MAX_GAIN``,
+    ``x_max = DRIVE_INPUT_RANGE``) it returns ``tanh(g x)``; the voice divides
+    by ``tanh(g)`` in the amp envelope, so that ±1 stays ±1 and the shaper
+    tends to the identity as ``drive`` tends to 0 (where the voice bypasses it).
 
     Returns
     -------
     ndarray, shape (size,), float32
     """
-    gain = DRIVE_MAX_GAIN * float(drive)
-    v = (np.arange(size, dtype=np.float32) / np.float32(size) - np.float32(0.5)) / np.float32(0.495)
-    return (np.tanh(v * np.float32(gain * DRIVE_INPUT_RANGE)) / np.float32(math.tanh(gain))).astype(np.float32)
+    v = (np.arange(size, dtype=np.float64) / size - 0.5) / 0.495
+    return np.tanh(v * (DRIVE_MAX_GAIN * DRIVE_INPUT_RANGE)).astype(np.float32)
 
 
 def osc2_ratio(osc2_coarse_st: float, osc2_detune_cents: float) -> float:

@@ -367,8 +367,8 @@ def test_drive_adds_odd_harmonics_and_fades_to_the_bypass():
     assert harmonic_db(clean, SR, 200.0, 3) < -70.0 and harmonic_db(driven, SR, 200.0, 3) > -30.0
     slight = render(make("analog", **p, drive=1e-4), SR, SR, voice="analog")
     np.testing.assert_allclose(slight, clean, atol=2e-3)
-    curve = drive_curve(1.0, 2048)
-    assert np.all(np.diff(curve) >= 0) and curve[0] < -0.99 and curve[-1] > 0.99
+    curve = drive_curve(4096)
+    assert np.all(np.diff(curve) >= 0) and curve[0] < -0.99 and curve[-1] > 0.99 and abs(curve[2048]) < 0.02
 
 
 # -- fm -------------------------------------------------------------------------------------------
