@@ -61,7 +61,7 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     """Two oscillators + noise -> 12 or 24 dB filter with filter envelope -> drive -> ADSR -> master volume."""
     sr = ctx.sr
     keep: list = []
-    drive_gain = DRIVE_MAX_GAIN * float(patch["drive"])
+    drive_gain = DRIVE_MAX_GAIN * float(patch["drive"])  # g; 0 bypasses the shaper
     env = amp_envelope(pyo, patch, float(patch["master_vol"]) / (math.tanh(drive_gain) if drive_gain > 0.0 else 1.0), keep)
     osc_type = str(patch["osc_type"])
     osc_vol = float(patch["osc_vol"])
@@ -94,9 +94,7 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     else:
         cutoff = clamp_cutoff(float(patch["filter_cutoff"]), sr)
 
-    drive = float(patch["drive"])
-    gain = DRIVE_MAX_GAIN * drive
-    filter_mul = gain / (DRIVE_MAX_GAIN * DRIVE_INPUT_RANGE) if drive > 0.0 else env
+    filter_mul = drive_gain / (DRIVE_MAX_GAIN * DRIVE_INPUT_RANGE) if drive_gain > 0.0 else env
     filter_type = str(patch["filter_type"])
     q = float(patch["filter_res"])
     if filter_type == "lowpass24":
@@ -106,7 +104,7 @@ def _build_analog(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     else:
         out = pyo.Biquad(source, freq=cutoff, q=q, type=ANALOG_FILTER_TYPES.index(filter_type), mul=filter_mul)
         keep.append(out)
-    if drive > 0.0:
+    if drive_gain > 0.0:
         # tanh(g x) / tanh(g): the filter feeds g x / (g_max x_max) to a fixed
         # tanh table over [-g_max x_max, g_max x_max]; the 1 / tanh(g) goes to the amp envelope.
         out = pyo.Lookup(tanh_table(ctx), index=out, mul=env)
@@ -161,7 +159,7 @@ ANALOG = Voice(
             Param("filter_type", choices=ANALOG_FILTER_TYPES, doc="12 dB biquad (LP/HP/BP) or 24 dB lowpass (Butterworth + resonant biquad)"),
             Param("filter_cutoff", "Hz", 40.0, 16000.0, "log", doc="filter cutoff / centre frequency before the filter envelope"),
             Param("filter_res", "Q", 0.5, 12.0, "log", doc="filter resonance (quality factor; lowpass24: of its resonant stage)"),
-            Param("fenv_amount_oct", "oct", 0.0, 8.0, "lin", doc="filter envelope depth (cutoff at the envelope's peak)"),
+            Param("fenv_amount_oct", "oct", 0.0, 8.0, "lin", doc="octaves the cutoff rises at the filter envelope's peak"),
             Param("fenv_attack_s", "s", 0.001, 1.0, "log", doc="filter envelope linear rise time"),
             Param("fenv_decay_s", "s", 0.005, 4.0, "log", doc="filter envelope fall time constant (63 % to sustain)"),
             Param("fenv_sustain", "", 0.0, 1.0, doc="filter envelope sustain level"),
