@@ -74,7 +74,7 @@ def cases(seed: int, n_random: int = 16) -> list[tuple[str, str, list[Mapping[st
         plain = {**PLAIN.get(name, {}), **ENVELOPE}
         if name in PLAIN:
             out.append((name, "plain", [voice.space.check(plain)]))
-        for k, overrides in enumerate(ALL_ON.get(name, [])):
+        for overrides in ALL_ON.get(name, []):
             label = "all on" + (f" ({overrides['filter_type']})" if "filter_type" in overrides else "")
             out.append((name, label, [voice.space.check({**plain, **overrides})]))
     return out
