@@ -40,8 +40,8 @@ ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowp
 resonant biquad lowpass (Q = ``filter_res``): at Q 0.707 it is a 4th-order
 Linkwitz-Riley lowpass (-6 dB at the cutoff), above it resonates like the
 12 dB lowpass.  It stands in for a ladder: Pyo's ``MoogLP`` was measured to
-blow up to inf (then NaN) with a saw plus noise of peak 2 at any cutoff, and
-with a peak of 1 above about 0.3 sr, which random patches reach.  Under a
+blow up to inf (then NaN) with a saw plus noise of peak 4 at any cutoff, and
+with a peak of 2 above about 0.3 sr, which random patches reach.  Under a
 filter envelope its cutoff moves in steps of one control point (0.73 ms), so
 that ``ButLP`` (which recomputes its coefficients only when the cutoff
 changes) stays cheap.

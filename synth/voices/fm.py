@@ -148,8 +148,9 @@ def _build_fm(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
             keep.append(mod_freq)
         feedback_rad = float(patch["fm_feedback"])
         if feedback_rad > 0.0:
-            # Pyo's SineLoop (and OscLoop) can index past their table when the
-            # fed-back phase rounds to the table's end, then crash: the
+            # Not Pyo's SineLoop: its single-precision phase wrap can round to
+            # the end of its table, and the value read past it, fed back, sent
+            # the index out of the table (a segfault on a random patch).  The
             # feedback is a wavetable of its steady state instead.
             mod_table = ctx.control_table("fm_modulator", FEEDBACK_TABLE_SIZE)
             np.asarray(mod_table.getBuffer())[:] = feedback_wave(feedback_rad)
