@@ -1,6 +1,6 @@
 """Render cost of every voice against the subtractive voice, side by side in one run.
 
-Run ``python -m experiments.voice_cost [--reps 300] [--seed 0]``.
+Run ``python -m experiments.voice_cost [--reps 300] [--seed 0] [--long 3]``.
 
 For each sample rate (22.05 and 44.1 kHz) the script renders 1 s notes
 (``duree`` = 1 s, ``n_samples`` = sr) of these cases, interleaved (one render
@@ -15,6 +15,11 @@ subtractive voice's random patches:
   square (two saws) on both oscillators, noise, filter envelope, pitch
   envelope, vibrato and drive, once through the 24 dB lowpass and once through a
   biquad.
+
+With ``--long S`` the same notes are also rendered ``S`` seconds long
+(interleaved with the 1 s ones), and the script prints the cost of each
+extra second of audio, ``(t(S) - t(1 s)) / (S - 1)``, and its ratio: the cost
+per second of audio without the fixed cost of building a note's graph.
 
 Times are CPU seconds of this process (``time.process_time``), which other
 jobs on the machine disturb less than wall time; the wall-time ratios are
@@ -64,14 +69,18 @@ ALL_ON: dict[str, list[dict[str, float | str]]] = {
 ENVELOPE = dict(duree=1.0, env_attack=0.01, env_decay=0.1, env_sustain=0.7, env_release=0.1, master_vol=0.8)
 
 
-def cases(seed: int, n_random: int = 16) -> list[tuple[str, str, list[Mapping[str, float | str]]]]:
-    """``(voice, case, patches)`` for every voice: random, plain and all-on patches of 1 s."""
+def cases(seed: int, duree_s: float = 1.0, n_random: int = 16) -> list[tuple[str, str, list[Mapping[str, float | str]]]]:
+    """``(voice, case, patches)`` for every voice: random, plain and all-on notes of ``duree_s``.
+
+    The random patches depend on ``seed`` only: the same unit vectors decoded
+    with ``duree`` locked to ``duree_s``, so two durations play the same notes.
+    """
     rng = np.random.default_rng(seed)
     out = []
     for name, voice in VOICES.items():
-        space = voice.space.lock(duree=1.0)
+        space = voice.space.lock(duree=duree_s)
         out.append((name, "random", [space.decode(rng.uniform(size=space.dim)) for _ in range(n_random)]))
-        plain = {**PLAIN.get(name, {}), **ENVELOPE}
+        plain = {**PLAIN.get(name, {}), **ENVELOPE, "duree": duree_s}
         if name in PLAIN:
             out.append((name, "plain", [voice.space.check(plain)]))
         for overrides in ALL_ON.get(name, []):
@@ -80,38 +89,57 @@ def cases(seed: int, n_random: int = 16) -> list[tuple[str, str, list[Mapping[st
     return out
 
 
-def measure(sr: int, reps: int, seed: int) -> list[tuple[str, str, float, float]]:
-    """Median CPU and wall ms of each case at ``sr``: ``(voice, case, cpu_ms, wall_ms)``."""
+def measure(sr: int, reps: int, seed: int, durations_s: tuple[float, ...] = (1.0,)) -> dict[float, list[tuple[str, str, float, float]]]:
+    """Median CPU and wall ms of each case at ``sr``, per note duration: ``{duree_s: [(voice, case, cpu_ms, wall_ms)]}``.
+
+    Every case of every duration is rendered once per repetition (interleaved);
+    a note of ``d`` seconds is rendered into ``d * sr`` samples.
+    """
     renderer = get_renderer()
-    table = cases(seed)
-    for voice, _, patches in table:  # warm up: server at this rate, wavetables, noise table
+    table = [(d, voice, case, patches) for d in durations_s for voice, case, patches in cases(seed, d)]
+    for d, voice, _, patches in table:  # warm up: server at this rate, wavetables, noise table
         for p in patches:
-            renderer.render(p, sr, sr, voice)
+            renderer.render(p, sr, int(round(d * sr)), voice)
     cpu: list[list[float]] = [[] for _ in table]
     wall: list[list[float]] = [[] for _ in table]
     for i in range(reps):
-        for k, (voice, _, patches) in enumerate(table):
+        for k, (d, voice, _, patches) in enumerate(table):
             p = patches[i % len(patches)]
             t_wall, t_cpu = time.perf_counter(), time.process_time()
-            renderer.render(p, sr, sr, voice)
+            renderer.render(p, sr, int(round(d * sr)), voice)
             cpu[k].append(time.process_time() - t_cpu)
             wall[k].append(time.perf_counter() - t_wall)
-    return [(v, c, 1e3 * statistics.median(cpu[k]), 1e3 * statistics.median(wall[k])) for k, (v, c, _) in enumerate(table)]
+    out: dict[float, list[tuple[str, str, float, float]]] = {d: [] for d in durations_s}
+    for k, (d, v, c, _) in enumerate(table):
+        out[d].append((v, c, 1e3 * statistics.median(cpu[k]), 1e3 * statistics.median(wall[k])))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=300, help="interleaved repetitions per sample rate")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random patches")
+    parser.add_argument("--long", type=float, default=0.0, help="also render notes of this many seconds (> 1) and print the cost of each extra second")
     args = parser.parse_args(argv)
     get_voice(REFERENCE[0])
+    durations = (1.0, args.long) if args.long > 1.0 else (1.0,)
     print(f"render of a 1 s note, median of {args.reps} interleaved repetitions; ratio to {REFERENCE[0]} {REFERENCE[1]}")
-    print(f"{'sr':>6} {'voice':<12} {'case':<20} {'cpu ms':>8} {'ratio':>6} {'wall ms':>8} {'ratio':>6}")
+    header = f"{'sr':>6} {'voice':<12} {'case':<20} {'cpu ms':>8} {'ratio':>6} {'wall ms':>8} {'ratio':>6}"
+    if len(durations) > 1:
+        header += f" {'cpu ms/extra s':>15} {'ratio':>6}"
+    print(header)
     for sr in SAMPLE_RATES:
-        rows = measure(sr, args.reps, args.seed)
-        ref = next(r for r in rows if (r[0], r[1]) == REFERENCE)
-        for voice, case, cpu_ms, wall_ms in rows:
-            print(f"{sr:>6} {voice:<12} {case:<20} {cpu_ms:8.3f} {cpu_ms / ref[2]:6.2f} {wall_ms:8.3f} {wall_ms / ref[3]:6.2f}")
+        rows = measure(sr, args.reps, args.seed, durations)
+        short = rows[1.0]
+        ref = next(r for r in short if (r[0], r[1]) == REFERENCE)
+        if len(durations) > 1:
+            extra = [(lng[2] - sht[2]) / (args.long - 1.0) for sht, lng in zip(short, rows[args.long])]
+            ref_extra = extra[short.index(ref)]
+        for k, (voice, case, cpu_ms, wall_ms) in enumerate(short):
+            line = f"{sr:>6} {voice:<12} {case:<20} {cpu_ms:8.3f} {cpu_ms / ref[2]:6.2f} {wall_ms:8.3f} {wall_ms / ref[3]:6.2f}"
+            if len(durations) > 1:
+                line += f" {extra[k]:15.3f} {extra[k] / ref_extra:6.2f}"
+            print(line)
 
 
 if __name__ == "__main__":
