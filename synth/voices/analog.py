@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from synth.params import Param, ParamSpace
-from synth.voices.base import Voice
+from synth.voices.base import AMP_ENVELOPE_PARAMS, PITCH_MOTION_PARAMS, Voice
 from synth.voices.controls import clamp_cutoff, control_times, cutoff_track
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, oscillator, pitch_signal, silence
 from synth.voices.subtractive import OSC_TYPES
@@ -163,15 +163,8 @@ ANALOG = Voice(
             Param("fenv_attack_s", "s", 0.001, 1.0, "log", doc="filter envelope linear rise time"),
             Param("fenv_decay_s", "s", 0.005, 4.0, "log", doc="filter envelope fall time constant (63 % to sustain)"),
             Param("fenv_sustain", "", 0.0, 1.0, doc="filter envelope sustain level"),
-            Param("env_attack", "s", 0.002, 0.5, "log", doc="ADSR attack time"),
-            Param("env_decay", "s", 0.01, 0.8, "log", doc="ADSR decay time"),
-            Param("env_sustain", "", 0.0, 1.0, doc="ADSR sustain level"),
-            Param("env_release", "s", 0.01, 0.8, "log", doc="ADSR release time"),
-            Param("pitch_env_st", "st", -24.0, 24.0, "lin", doc="pitch at the note's start, relative to osc_freq"),
-            Param("pitch_env_decay_s", "s", 0.005, 1.0, "log", doc="pitch envelope glide time constant"),
-            Param("vib_rate_hz", "Hz", 0.5, 12.0, "log", doc="vibrato rate"),
-            Param("vib_depth_cents", "cents", 0.0, 100.0, "lin", doc="vibrato depth (peak)"),
-            Param("vib_delay_s", "s", 0.0, 2.0, "lin", doc="vibrato onset delay (then a fade-in as long)"),
+            *AMP_ENVELOPE_PARAMS,
+            *PITCH_MOTION_PARAMS,
             Param("drive", "", 0.0, 1.0, "lin", doc="soft saturation after the filter (0: off)"),
             Param("master_vol", "", 0.0, 1.0, doc="output level"),
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from synth.params import ParamSpace
+from synth.params import Param, ParamSpace
 
-__all__ = ["Voice", "envelope_times"]
+__all__ = ["Voice", "envelope_times", "AMP_ENVELOPE_PARAMS", "PITCH_MOTION_PARAMS"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,21 @@ def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: f
         return attack_s, decay_s, release_s
     k = duree_s / total * (1.0 - 1e-6)
     return attack_s * k, decay_s * k, release_s * k
+
+
+AMP_ENVELOPE_PARAMS: tuple[Param, ...] = (
+    Param("env_attack", "s", 0.002, 0.5, "log", doc="ADSR attack time"),
+    Param("env_decay", "s", 0.01, 0.8, "log", doc="ADSR decay time"),
+    Param("env_sustain", "", 0.0, 1.0, doc="ADSR sustain level"),
+    Param("env_release", "s", 0.01, 0.8, "log", doc="ADSR release time"),
+)
+"""The amp ADSR every voice shares (DESIGN §4's names, units and ranges)."""
+
+PITCH_MOTION_PARAMS: tuple[Param, ...] = (
+    Param("pitch_env_st", "st", -24.0, 24.0, "lin", doc="pitch at the note's start, relative to osc_freq"),
+    Param("pitch_env_decay_s", "s", 0.005, 1.0, "log", doc="pitch envelope glide time constant"),
+    Param("vib_rate_hz", "Hz", 0.5, 12.0, "log", doc="vibrato rate"),
+    Param("vib_depth_cents", "cents", 0.0, 100.0, "lin", doc="vibrato depth (peak)"),
+    Param("vib_delay_s", "s", 0.0, 2.0, "lin", doc="vibrato onset delay (then a fade-in as long)"),
+)
+"""Pitch envelope and vibrato, shared by the voices that have them."""

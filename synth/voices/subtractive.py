@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from synth.params import Param, ParamSpace
-from synth.voices.base import Voice, envelope_times
+from synth.voices.base import AMP_ENVELOPE_PARAMS, Voice, envelope_times
 
 __all__ = ["SUBTRACTIVE", "VOICE", "OSC_TYPES", "FILTER_TYPES"]
 
@@ -67,10 +67,7 @@ SUBTRACTIVE = Voice(
             Param("filter_type", choices=FILTER_TYPES, doc="biquad filter type"),
             Param("filter_cutoff", "Hz", 40.0, 10000.0, "log", doc="filter cutoff / centre frequency"),
             Param("filter_res", "Q", 0.5, 12.0, "log", doc="filter resonance (quality factor)"),
-            Param("env_attack", "s", 0.002, 0.5, "log", doc="ADSR attack time"),
-            Param("env_decay", "s", 0.01, 0.8, "log", doc="ADSR decay time"),
-            Param("env_sustain", "", 0.0, 1.0, doc="ADSR sustain level"),
-            Param("env_release", "s", 0.01, 0.8, "log", doc="ADSR release time"),
+            *AMP_ENVELOPE_PARAMS,
             Param("master_vol", "", 0.0, 1.0, doc="output level"),
         )
     ),
