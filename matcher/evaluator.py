@@ -28,13 +28,30 @@ _WORKER_CACHE: dict[str, Fitness] = {}
 
 
 def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]]:
-    key, target_audio, sr, voice, weights, solve_gain, patches = job
+    key, target_audio, sr, voice, weights, solve_gain, patches, *two = job
     fitness = _WORKER_CACHE.get(key)
     if fitness is None:
         _WORKER_CACHE.clear()
         fitness = _WORKER_CACHE[key] = Fitness(analyse(target_audio, sr), weights)
     target_power = float(np.dot(target_audio, target_audio)) if solve_gain else 0.0
+    # -- two objectives (issue 11): (loss, gain, (spectral, envelope)) per patch when asked --
+    if two and two[0]:
+        recorder = _ObjectiveRecorder(fitness)
+        return [(*loss_of_patch(recorder, p, sr, len(target_audio), voice, target_power if solve_gain else None), recorder.last) for p in patches]
+    # -- end of the two objectives --
     return [loss_of_patch(fitness, p, sr, len(target_audio), voice, target_power if solve_gain else None) for p in patches]
+
+
+class _ObjectiveRecorder:
+    """A :class:`Fitness` stand-in whose distance is the sum of the two objectives, which it keeps (issue 11)."""
+
+    def __init__(self, fitness: Fitness) -> None:
+        self.fitness = fitness
+        self.last: tuple[float, float] | None = None
+
+    def __call__(self, audio: np.ndarray) -> float:
+        self.last = self.fitness.objectives(audio)
+        return self.last[0] + self.last[1]
 
 
 def loss_of_patch(
@@ -144,6 +161,30 @@ class Evaluator:
         gain_param = get_voice(self.voice).gain_param
         out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g) in zip(patches, results)]
         return np.array([loss for loss, _ in results], dtype=float), out
+
+    # -- two objectives (issue 11) --
+    def evaluate_objectives(self, patches: Sequence[Mapping[str, float | str]]) -> tuple[np.ndarray, np.ndarray, list[dict[str, float | str]]]:
+        """Like :meth:`evaluate`, and also each patch's ``(spectral, envelope)`` objectives.
+
+        Returns
+        -------
+        losses : ndarray, shape (n,)
+            ``spectral + envelope``: the fitness, up to float rounding.
+        objectives : ndarray, shape (n, 2)
+        patches : list of dict
+        """
+        job = lambda chunk: (*self._job(chunk), True)  # noqa: E731
+        if self._executor is None or len(patches) < 2:
+            results = _evaluate_chunk(job(patches))
+        else:
+            n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
+            bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
+            results = [x for chunk in self._executor.map(_evaluate_chunk, [job(patches[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]) for x in chunk]
+        gain_param = get_voice(self.voice).gain_param
+        out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g, _) in zip(patches, results)]
+        objectives = np.array([o for _, _, o in results], dtype=float).reshape(-1, 2)
+        return np.array([loss for loss, _, _ in results], dtype=float), objectives, out
+    # -- end of the two objectives --
 
     def warm_up(self, patch: Mapping[str, float | str]) -> None:
         """Start the workers, boot their Pyo servers and analyse the target, by evaluating ``patch`` once each."""
