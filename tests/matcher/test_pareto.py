@@ -235,3 +235,21 @@ def test_pareto_csv_round_trip():
     rows = list(csv.DictReader(pareto_csv(front, names).splitlines()))
     assert [float(r["spectral"]) for r in rows] == [1.0 / 3.0, 0.5]  # full precision
     assert [r["knee"] for r in rows] == ["0", "1"] and rows[1]["kind"] == "sine"
+
+
+def test_bench_trial_answers_with_the_knee_and_records_the_front_size(valid_target):
+    from experiments.bench import run_trial
+    from experiments.suites import SuiteTarget
+    from experiments.sweep_report import summary_markdown
+
+    true_patch, audio = valid_target
+    target = SuiteTarget("t0", audio, SR, true_patch, {"osc_type": true_patch["osc_type"], "filter_type": true_patch["filter_type"], "f0_hz": true_patch["osc_freq"]})
+    out = run_trial(target, "nsga2", seed=0, budget=100)
+    rec = out.record
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["metrics"]["front_size"] >= 1 and "mfcc" in rec["metrics"]
+    assert rec["final_loss"] >= out.curve[-1][2] - 1e-9  # the knee, never better than the best evaluated
+    trial = {"id": 0, "target": "t0", "suite": "in-domain:1", "optimizer": "nsga2", "seed": 0, "budget": 100, "final_loss": rec["final_loss"], "wall_s": rec["wall_s"], "evals": rec["evals"], "metrics": rec["metrics"]}
+    md = summary_markdown([trial])
+    assert "front points" in md.splitlines()[0]
+    assert md.splitlines()[2].rstrip(" |").endswith(f"{rec['metrics']['front_size']:.3g}")
