@@ -25,7 +25,7 @@ def morph(
     b: Path = typer.Argument(..., help="End: a patch.json, or a sound (matched first with the default settings)."),
     steps: int = typer.Option(8, "--steps", "-n", help="Steps from A to B (at least 1): writes N + 1 files, step_00 (A) … step_NN (B)."),
     out: Path = typer.Option(..., "--out", help="Output folder (step_XX.wav/json, morph.wav, morph.png)."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Note length of every step in seconds [default: each end's duree, interpolated]."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Note length of every step in seconds (default: each end's own duree, interpolated)."),
     sr: int = typer.Option(DEFAULT_MORPH_SR, "--sr", help="Sample rate of the renders (Hz)."),
 ) -> None:
     """Morph from A to B in N steps; write each step's render and patch, morph.wav and morph.png to OUT."""
