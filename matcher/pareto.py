@@ -4,11 +4,16 @@
 records each evaluation's ``(spectral, envelope)`` split of the fitness
 (:meth:`objectives.distance.Fitness.objectives`; their sum is the fitness).
 :func:`front_of_rows` keeps the non-dominated set over **every evaluation of
-the match** (every arm and generation, not only the last population, so no
-good trade-off found on the way is lost), and the match returned is its
-**knee**: after each objective is normalised to [0, 1] over the front, the
+the winning arm** (the arm of the best scalar fitness, where successive
+halving ends; every generation, not only the last population, so no good
+trade-off found on the way is lost), and the match returned is its **knee**: after each objective is normalised to [0, 1] over the front, the
 point closest (Euclidean) to the utopia point (0, 0), i.e. to the best of both
 objectives at once.  Ties go to the lower fitness.
+
+Why one arm: a front over every arm mixes choice combinations, and its knee
+was then often a wrong oscillator or filter type with a low envelope distance
+(measured in docs/morph_pareto.md: in-domain filter type right in 67 % of the
+runs instead of 100 %).  ``all_arms=True`` gives the front over every arm.
 
 Both objectives are minimised; a point dominates another when it is no worse
 in both and better in one.  Points with identical objectives are kept once
@@ -120,8 +125,15 @@ def knee_index(front: np.ndarray, fitness: Sequence[float] | None = None) -> int
     return int(np.lexsort((tie, np.round(dist, 12)))[0])
 
 
-def front_of_rows(rows: Sequence[Any]) -> ParetoFront | None:
+def front_of_rows(rows: Sequence[Any], all_arms: bool = False) -> ParetoFront | None:
     """The front over the evaluations that carry objectives (:class:`matcher.search.Evaluation` rows).
+
+    Parameters
+    ----------
+    rows : sequence of Evaluation
+    all_arms : bool
+        Use every arm's evaluations; by default only those of the arm of the
+        lowest scalar loss (ties: the earliest).
 
     Returns
     -------
@@ -131,6 +143,9 @@ def front_of_rows(rows: Sequence[Any]) -> ParetoFront | None:
     scored = [r for r in rows if getattr(r, "objectives", None) is not None]
     if not scored:
         return None
+    if not all_arms:
+        winner = min(scored, key=lambda r: r.loss).arm
+        scored = [r for r in scored if r.arm == winner]
     keep = non_dominated(np.array([r.objectives for r in scored], dtype=float))
     points = tuple(FrontPoint(float(scored[i].objectives[0]), float(scored[i].objectives[1]), float(scored[i].loss), dict(scored[i].patch), int(scored[i].eval), str(scored[i].arm)) for i in keep)
     knee = knee_index(np.array([(p.spectral, p.envelope) for p in points]), [p.fitness for p in points])
