@@ -173,3 +173,33 @@ def test_a_sound_is_matched_first(tmp_path):
     assert set(end.params) == set(BASE_PATCH)
     assert end.params["osc_freq"] == pytest.approx(440.0, rel=0.06)  # the f0 stage narrowed the pitch
     assert "matched" in end.source
+
+
+def _build_test_sine(pyo, patch, ctx):
+    """A second voice for the tests: a sine under a fixed envelope."""
+    env = pyo.Adsr(attack=0.01, decay=0.05, sustain=0.7, release=0.05, dur=float(patch["duree"]), mul=float(patch["master_vol"]))
+    osc = pyo.Sine(freq=float(patch["osc_freq"]), mul=env)
+    env.play()
+    osc._matcher_keep = (env,)
+    return osc
+
+
+def test_different_voices_crossfade_and_share_their_common_parameters(monkeypatch):
+    from synth.params import Param, ParamSpace
+    from synth.voices import VOICES, Voice
+
+    space = ParamSpace((Param("duree", "s", 0.05, 8.0, "log"), Param("osc_freq", "Hz", 40.0, 2000.0, "log"), Param("wobble", "", 0.0, 1.0), Param("master_vol", "", 0.0, 1.0)))
+    monkeypatch.setitem(VOICES, "test-sine", Voice("test-sine", space, _build_test_sine, gain_param="master_vol"))
+    a = _end(osc_freq=220.0, osc_type="saw")
+    b = MorphEnd("test-sine", {"duree": DUREE_S, "osc_freq": 880.0, "wobble": 0.3, "master_vol": 0.5}, "test")
+    steps = plan_morph(a, b, 2)
+    mid = steps[1]
+    assert mid.crossfaded and [s.voice for s in mid.sides] == ["subtractive", "test-sine"]
+    side_a, side_b = (s.params for s in mid.sides)
+    assert side_a["osc_freq"] == pytest.approx(440.0) and side_b["osc_freq"] == pytest.approx(440.0)  # shared: geometric on both sides
+    assert side_a["filter_cutoff"] == a.params["filter_cutoff"] and side_b["wobble"] == 0.3  # own parameters stay
+    audio, gains = render_morph(steps, SR, N_SAMPLES)
+    np.testing.assert_array_equal(audio[-1], render(b.params, SR, N_SAMPLES, "test-sine"))
+    ra, rb = render(side_a, SR, N_SAMPLES, "subtractive"), render(side_b, SR, N_SAMPLES, "test-sine")
+    np.testing.assert_allclose(gains[1][0] * ra + gains[1][1] * rb, audio[1], atol=1e-5)
+    assert gains[1][0] * rms(ra) == pytest.approx(gains[1][1] * rms(rb), rel=1e-3)  # level-matched halves
