@@ -23,7 +23,9 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -37,6 +39,11 @@ from experiments.suites import SuiteTarget
 __all__ = ["Trial", "TrialOutcome", "SweepPlan", "curve_grid", "run_trial", "score_patch", "plan_sweep", "run_sweep", "BACKENDS"]
 
 BACKENDS = ("loky", "dask")
+
+PAUSE_ENV = "MATCHER_BENCH_PAUSE_AFTER"
+"""Test hook: with this set to N > 0, :func:`run_sweep` stops after committing N
+trials and waits for a signal (Ctrl-C, a kill), so a test can interrupt a sweep
+mid-run without depending on how fast the trials are."""
 
 AUDIBLE_PARAMS = ("filter_cutoff", "filter_res", "env_attack", "env_decay", "env_sustain", "env_release")
 """Continuous parameters scored in the unit cube against the true patch (with the noise mix, see :func:`score_patch`).
@@ -214,6 +221,8 @@ def run_sweep(
         The plan as it was before running (``todo`` lists what this call ran).
 
     Ctrl-C stops the sweep: trials already committed stay, the running ones are lost.
+    With the environment variable :data:`PAUSE_ENV` set to N, the sweep waits
+    for a signal once this call has committed N trials (a test hook).
     """
     from joblib import Parallel, delayed, parallel_config  # noqa: PLC0415
 
@@ -221,6 +230,7 @@ def run_sweep(
         raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     plan = plan_sweep(store, targets, optimizers, seeds, budget)
     total, done = len(plan.trials), plan.done
+    pause_after = int(os.environ.get(PAUSE_ENV) or 0)
     if not plan.todo:
         return plan
     tasks = (delayed(run_trial)(tr.target, tr.optimizer, tr.seed, tr.budget, voice) for tr in plan.todo)
@@ -241,8 +251,17 @@ def run_sweep(
                 done += 1
                 if on_trial is not None:
                     on_trial(outcome, done, total)
+                if pause_after > 0 and done - plan.done == pause_after:
+                    _wait_for_signal()
     finally:
         if client is not None:
             client.close()
     return plan
 
+
+def _wait_for_signal() -> None:
+    """Block until a signal's handler raises (SIGINT: KeyboardInterrupt) or the process is killed."""
+    if hasattr(signal, "pause"):
+        while True:
+            signal.pause()
+    threading.Event().wait()

@@ -71,7 +71,7 @@ def parallel_scaling(population: int, reps: int, seed: int = 0) -> dict[str, flo
     patches = [space.decode(rng.random(space.dim)) for _ in range(population)]
     one = Evaluator(target, 22050, jobs=1, solve_gain=True)
     two = Evaluator(target, 22050, jobs=2, solve_gain=True)
-    two.warm_up(patches[0])
+    two.warm_up()
     one.evaluate(patches[:8])
     t1, t2 = [], []
     for _ in range(reps):

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from synth.render import render
-from synth.sampling import sample_valid_patch
+from synth.sampling import SamplerSpec, filter_audible, get_sampler, sample_valid_patch
 
 __all__ = ["SuiteTarget", "in_domain_suite"]
 
@@ -38,14 +38,44 @@ class SuiteTarget:
     labels: Mapping[str, float | str] = field(default_factory=dict)
 
 
-def in_domain_suite(n: int, seed: int = 0, sr: int = 22050, duration_s: float = 1.0) -> list[SuiteTarget]:
+def in_domain_suite(
+    n: int, seed: int = 0, sr: int = 22050, duration_s: float = 1.0, spec: SamplerSpec | str | None = None
+) -> list[SuiteTarget]:
     """``n`` valid random patches of the subtractive voice, rendered (deterministic for a seed).
+
+    Parameters
+    ----------
+    n : int
+        Number of targets.
+    seed : int
+        Suite seed (one generator for the whole suite).
+    sr : int
+        Render rate in Hz.
+    duration_s : float
+        Note length in seconds.
+    spec : SamplerSpec or str, optional
+        The distribution (default :data:`synth.sampling.SAMPLER_V2`; ``"v1"`` gives the
+        suites measured before issue #8, unchanged).
+
+    Returns
+    -------
+    list of SuiteTarget
+        Labels: ``osc_type``, ``filter_type``, ``f0_hz`` and ``filter_audible``
+        (:func:`synth.sampling.filter_audible` at ``sr``: whether the filter type can
+        be heard, so filter accuracy can be counted where it can).
 
     See :mod:`synth.sampling` for what makes a patch valid.
     """
+    spec = get_sampler(spec)
     rng = np.random.default_rng(seed)
     targets = []
     for i in range(n):
-        patch, audio = sample_valid_patch(rng, render, sr=sr, duree_s=duration_s)
-        targets.append(SuiteTarget(f"in-domain-{seed}-{i:03d}", audio, sr, patch, {"osc_type": patch["osc_type"], "filter_type": patch["filter_type"], "f0_hz": patch["osc_freq"]}))
+        patch, audio = sample_valid_patch(rng, render, sr=sr, duree_s=duration_s, spec=spec)
+        labels = {
+            "osc_type": patch["osc_type"],
+            "filter_type": patch["filter_type"],
+            "f0_hz": patch["osc_freq"],
+            "filter_audible": filter_audible(patch, sr),
+        }
+        targets.append(SuiteTarget(f"in-domain-{seed}-{i:03d}", audio, sr, patch, labels))
     return targets

@@ -108,10 +108,10 @@ def match(
     budget: int = typer.Option(DEFAULT_BUDGET, "--budget", "-b", help="Maximum number of evaluations (renders)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop the search after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed and budget give the same patch)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for evaluation (does not change the result)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes for evaluation (does not change the result) [default: one per core, 1 below a budget of 300]."),
     voice: str = typer.Option("subtractive", "--voice", help="Synth voice: " + ", ".join(VOICES) + "."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: matches/<target-stem>/]."),
-    sr: int = typer.Option(DEFAULT_SR, "--sr", help="Working sample rate of the search (Hz); match.wav uses the target's rate."),
+    sr: Optional[int] = typer.Option(None, "--sr", help="Working sample rate of the search (Hz) [default: the target's own rate, at most 48 kHz]; match.wav uses the target's rate."),
 ) -> None:
     """Find the patch that reproduces TARGET; write patch.json, match.wav, history.csv and report.png."""
     from matcher.pipeline import MatchInterrupted, MatchSettings, match_target, outcome_files  # noqa: PLC0415
@@ -119,8 +119,8 @@ def match(
 
     t_start = time.perf_counter()
     try:
-        _check_match_args(optimizer, voice, budget, time_limit, jobs)
-        if sr < 8000:
+        _check_match_args(optimizer, voice, budget, time_limit, 1 if jobs is None else jobs)
+        if sr is not None and sr < 8000:
             raise UsageError(f"--sr must be at least 8000 Hz, got {sr}")
         tgt = load_target(target, sr=sr, max_duration_s=MAX_DURATION_S)
     except (UsageError, TargetError) as exc:

@@ -23,23 +23,37 @@ __all__ = ["Evaluator", "loss_of_patch"]
 CHUNKS_PER_WORKER = 4
 """A batch is cut into this many chunks per worker process (dynamic load balancing)."""
 
-_WORKER_CACHE: dict[str, Fitness] = {}
-"""In a worker process: the fitness of the last target seen, by target key."""
+_WORKER_CACHE: dict[str, tuple[Fitness, float]] = {}
+"""In a worker process: the fitness and power of the last target seen, by target key."""
+
+NEED_TARGET = "need-target"
+"""What a worker answers a chunk whose target it has not seen (the caller sends it again with the audio)."""
 
 
-def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]]:
+def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]] | str:
+    """Evaluate one chunk in a worker: ``(key, audio or None, sr, voice, weights, solve_gain, patches[, two_objectives])``.
+
+    The audio travels once per worker and target (:meth:`Evaluator.warm_up`);
+    later chunks carry only its key.  A worker that has not seen the key (a
+    respawned one) answers :data:`NEED_TARGET`.
+    """
     key, target_audio, sr, voice, weights, solve_gain, patches, *two = job
-    fitness = _WORKER_CACHE.get(key)
-    if fitness is None:
+    cached = _WORKER_CACHE.get(key)
+    if cached is None:
+        if target_audio is None:
+            return NEED_TARGET
         _WORKER_CACHE.clear()
-        fitness = _WORKER_CACHE[key] = Fitness(analyse(target_audio, sr), weights)
-    target_power = float(np.dot(target_audio, target_audio)) if solve_gain else 0.0
-    # -- two objectives (issue 11): (loss, gain, (spectral, envelope)) per patch when asked --
-    if two and two[0]:
-        recorder = _ObjectiveRecorder(fitness)
-        return [(*loss_of_patch(recorder, p, sr, len(target_audio), voice, target_power if solve_gain else None), recorder.last) for p in patches]
-    # -- end of the two objectives --
-    return [loss_of_patch(fitness, p, sr, len(target_audio), voice, target_power if solve_gain else None) for p in patches]
+        cached = _WORKER_CACHE[key] = (Fitness(analyse(target_audio, sr), weights), float(np.dot(target_audio, target_audio)))
+    fitness, target_power = cached
+    if two and two[0]:  # issue 11: (loss, gain, (spectral, envelope)) per patch
+        return _with_objectives(fitness, patches, sr, voice, target_power if solve_gain else None)
+    return [loss_of_patch(fitness, p, sr, fitness.features.n_samples, voice, target_power if solve_gain else None) for p in patches]
+
+
+def _with_objectives(fitness: Fitness, patches, sr: int, voice: str, target_power: float | None) -> list[tuple[float, float | None, tuple[float, float]]]:
+    """Issue 11: like :func:`loss_of_patch` for each patch, with its ``(spectral, envelope)`` objectives."""
+    recorder = _ObjectiveRecorder(fitness)
+    return [(*loss_of_patch(recorder, p, sr, fitness.features.n_samples, voice, target_power), recorder.last) for p in patches]
 
 
 class _ObjectiveRecorder:
@@ -89,6 +103,39 @@ def loss_of_patch(
     return float(fitness(audio)), float(gain)
 
 
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""Environment of the worker processes: one BLAS thread each (the workers are the parallelism)."""
+
+
+def _executor(jobs: int):
+    """joblib's shared loky executor with ``jobs`` workers (the same one for the same arguments)."""
+    # joblib's own accessor to the shared loky executor: a bare loky executor lacks
+    # the attributes a later joblib.Parallel call in this process expects.
+    from joblib.executor import get_memmapping_executor  # noqa: PLC0415
+
+    return get_memmapping_executor(jobs, env=WORKER_ENV, timeout=300)
+
+
+def _start_worker(voice: str, sr: int) -> bool:
+    """In a worker: import the render and fitness stack and boot the Pyo server at ``sr``."""
+    render(get_voice(voice).space.decode(np.full(get_voice(voice).space.dim, 0.5)), sr, 256, voice)
+    analyse(np.zeros(2048, dtype=np.float32) + 1e-3, sr)
+    return True
+
+
+def start_workers(jobs: int, voice: str = "subtractive", sr: int = 22050) -> None:
+    """Start the ``jobs - 1`` worker processes of a ``jobs``-process evaluation now, without waiting for them.
+
+    Their start-up (imports, Pyo boot) then overlaps the caller's own analysis
+    before the first batch (a match's f0 stage, predictor and fits); an
+    :class:`Evaluator` with the same ``jobs`` later finds them running.
+    """
+    if jobs > 1:
+        ex = _executor(jobs - 1)
+        for _ in range(jobs - 1):
+            ex.submit(_start_worker, voice, int(sr))
+
+
 class Evaluator:
     """Batch loss of patches against a target.
 
@@ -103,10 +150,16 @@ class Evaluator:
     weights : FitnessWeights
         Fitness weights.
     jobs : int
-        Worker processes; 1 evaluates in this process.
+        Processes that evaluate: this one and ``jobs - 1`` workers; 1 evaluates in this process only.
     solve_gain : bool
         Solve the voice's ``gain_param`` in closed form (see :func:`loss_of_patch`);
         the patches returned by :meth:`evaluate` then carry the solved value.
+
+    Notes
+    -----
+    With workers, the target travels to each worker once (:meth:`warm_up`, or
+    the first chunk a worker gets); every later chunk carries only its key and
+    the patches, so a batch costs the transfer of a few dicts, not of the audio.
     """
 
     def __init__(
@@ -126,20 +179,25 @@ class Evaluator:
         self.solve_gain = bool(solve_gain and get_voice(voice).gain_param)
         self.target_audio = np.ascontiguousarray(target_audio, dtype=np.float32)
         self._key = hashlib.sha1(self.target_audio.tobytes() + repr((self.sr, voice, weights)).encode()).hexdigest()
-        self._executor = None
-        if self.jobs > 1:
-            # joblib's own accessor to the shared loky executor: a bare loky executor lacks
-            # the attributes a later joblib.Parallel call in this process expects.
-            from joblib.executor import get_memmapping_executor  # noqa: PLC0415
+        self._executor = _executor(self.jobs - 1) if self.jobs > 1 else None  # this process is one of the jobs
+        self._local: Fitness | None = None
+        self._target_power = float(np.dot(self.target_audio, self.target_audio))
 
-            self._executor = get_memmapping_executor(
-                self.jobs,
-                env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
-                timeout=300,
-            )
+    def _job(self, patches: Sequence[Mapping[str, float | str]], with_audio: bool = False, two: bool = False) -> tuple:
+        return (self._key, self.target_audio if with_audio else None, self.sr, self.voice, self.weights, self.solve_gain, list(patches), *((True,) if two else ()))
 
-    def _job(self, patches: Sequence[Mapping[str, float | str]]) -> tuple:
-        return (self._key, self.target_audio, self.sr, self.voice, self.weights, self.solve_gain, list(patches))
+    def _evaluate_here(self, patches: Sequence[Mapping[str, float | str]], two: bool = False) -> list[tuple]:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        # One BLAS thread, as in the workers (WORKER_ENV): a threaded matrix product sums in
+        # another order, and the losses must not depend on where a patch was evaluated.
+        with threadpool_limits(1, user_api="blas"):
+            if self._local is None:
+                self._local = Fitness(analyse(self.target_audio, self.sr), self.weights)
+            power = self._target_power if self.solve_gain else None
+            if two:  # issue 11
+                return _with_objectives(self._local, patches, self.sr, self.voice, power)
+            return [loss_of_patch(self._local, p, self.sr, self.n_samples, self.voice, power) for p in patches]
 
     def evaluate(self, patches: Sequence[Mapping[str, float | str]]) -> tuple[np.ndarray, list[dict[str, float | str]]]:
         """Evaluate ``patches`` in order.
@@ -151,13 +209,9 @@ class Evaluator:
             The patches as evaluated (with the solved gain when ``solve_gain``).
         """
         if self._executor is None or len(patches) < 2:
-            results = _evaluate_chunk(self._job(patches))
+            results = self._evaluate_here(patches)
         else:
-            # A few chunks per worker, so a worker slowed by other load hands work to the other.
-            n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
-            bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
-            jobs = [self._job(patches[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-            results = [x for chunk in self._executor.map(_evaluate_chunk, jobs) for x in chunk]
+            results = self._evaluate_shared(list(patches))
         gain_param = get_voice(self.voice).gain_param
         out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g) in zip(patches, results)]
         return np.array([loss for loss, _ in results], dtype=float), out
@@ -173,23 +227,42 @@ class Evaluator:
         objectives : ndarray, shape (n, 2)
         patches : list of dict
         """
-        job = lambda chunk: (*self._job(chunk), True)  # noqa: E731
         if self._executor is None or len(patches) < 2:
-            results = _evaluate_chunk(job(patches))
+            results = self._evaluate_here(patches, two=True)
         else:
-            n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
-            bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
-            results = [x for chunk in self._executor.map(_evaluate_chunk, [job(patches[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]) for x in chunk]
+            results = self._evaluate_shared(list(patches), two=True)
         gain_param = get_voice(self.voice).gain_param
         out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g, _) in zip(patches, results)]
         objectives = np.array([o for _, _, o in results], dtype=float).reshape(-1, 2)
         return np.array([loss for loss, _, _ in results], dtype=float), objectives, out
     # -- end of the two objectives --
 
-    def warm_up(self, patch: Mapping[str, float | str]) -> None:
-        """Start the workers, boot their Pyo servers and analyse the target, by evaluating ``patch`` once each."""
+    def _evaluate_shared(self, patches: list[Mapping[str, float | str]], two: bool = False) -> list[tuple]:
+        """Evaluate in this process and the workers together.
+
+        The batch is cut into :data:`CHUNKS_PER_WORKER` chunks per process.
+        The workers are handed all chunks but the first, which this process
+        evaluates meanwhile; then it takes back every chunk no worker has
+        started (a cancelled future) and waits only for the ones running, so
+        a slow or still-starting worker never holds the batch up.
+        """
+        n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
+        bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
+        chunks = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        futures = [self._executor.submit(_evaluate_chunk, self._job(c, two=two)) for c in chunks[1:]]
+        answers = [self._evaluate_here(chunks[0], two)]
+        for chunk, future in zip(chunks[1:], futures):
+            answer = self._evaluate_here(chunk, two) if future.cancel() else future.result()
+            if isinstance(answer, str):  # that worker had not seen the target yet
+                answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True, two=two)).result()
+            answers.append(answer)
+        return [x for answer in answers for x in answer]
+
+    def warm_up(self) -> None:
+        """Send the target to every worker (each analyses it once), without waiting for them."""
         if self._executor is not None:
-            list(self._executor.map(_evaluate_chunk, [self._job([patch])] * self.jobs))
+            for _ in range(self.jobs - 1):
+                self._executor.submit(_evaluate_chunk, self._job([], with_audio=True))
 
     def close(self) -> None:
         """Nothing to release per match: loky keeps its workers for reuse and stops them at exit."""

@@ -36,7 +36,7 @@ from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
 from matcher.seeding import SeedRun
 from objectives.pitch import PitchEstimate, estimate_pitch
 
-__all__ = ["run_predict", "run_hybrid", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS", "HYBRID_FIT_SPREAD", "HYBRID_CORRECT_ENVELOPE"]
+__all__ = ["run_predict", "run_hybrid", "HYBRID_KEEP_RATIO", "HYBRID_KEEP_ARMS", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS", "HYBRID_FIT_SPREAD", "HYBRID_CORRECT_ENVELOPE"]
 
 HYBRID_K = 3
 """At most this many (oscillator, filter) combinations are searched."""
@@ -59,6 +59,13 @@ HYBRID_SCREEN = False
 alone, it no longer helps next to the fitted seeds (tuning suite 4242: 0.155 with, 0.137 without
 at budget 300; see docs/learning.md)."""
 
+HYBRID_KEEP_RATIO = 3.0
+"""After every combination's seeds are evaluated, the combinations within this factor of the best
+seed's distance go on racing (with the predictor's favoured ones), between :data:`HYBRID_KEEP_ARMS`."""
+
+HYBRID_KEEP_ARMS = (2, 4)
+"""Least and most combinations the first cut keeps (the favoured ones come on top)."""
+
 HYBRID_FIT_SEEDS = True
 """Whether each arm is also seeded with the render-free filter and envelope fits."""
 
@@ -74,7 +81,7 @@ def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate
     sr = config.sr
     f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
     t0 = time.perf_counter()
-    x = predictor_features(target_audio, sr, f0)
+    x = predictor_features(target_audio, sr, f0, predictor.feature_sr_hz)  # resampled to the model's training rate
     t1 = time.perf_counter()
     pred = predictor.predict_features(x, f0 if f0 else features_f0(x), len(target_audio) / sr)
     t2 = time.perf_counter()
@@ -121,6 +128,8 @@ def run_hybrid(
     fit_seeds: bool = HYBRID_FIT_SEEDS,
     fit_spread: bool = HYBRID_FIT_SPREAD,
     correct_envelope: bool = HYBRID_CORRECT_ENVELOPE,
+    keep_ratio: float = HYBRID_KEEP_RATIO,
+    keep_arms: tuple[int, int] = HYBRID_KEEP_ARMS,
 ) -> MatchResult:
     """Predict, evaluate the prediction and the fitted seeds, then search the top-k combinations from them.
 
@@ -136,11 +145,13 @@ def run_hybrid(
     predictor = predictor or load_default_model()
     pred, info = _predict(target_audio, config, pitch, predictor)
     top = [c for c, _ in pred.top_combos(k_max, mass)]
+    every = [c for c, _ in pred.combo_probs]  # all combinations, most probable first
     run = SeedRun(target_audio, config, callback, t0, predicted_spread=predictor.spread())
     (first,) = run.evaluate([pred.patch()], "predict", run.predicted_spread)
-    info = {**info, "seed_loss": first.loss, "combos_searched": [list(c) for c in top]}
+    info = {**info, "seed_loss": first.loss, "combos_favoured": [list(c) for c in top],
+            "combos_searched": [list(c) for c in (every if fit_seeds else top)]}
     if fit_seeds and run.room > 0:
-        run.add_fitted(pitch, pred, top, correct_envelope=correct_envelope)
+        run.add_fitted(pitch, pred, every, correct_envelope=correct_envelope, predicted=top)
     run.close()
     info.update(run.info)
     res = None
@@ -153,12 +164,15 @@ def run_hybrid(
                 callback([replace(r, eval=r.eval + n_seed_evals, wall_s=r.wall_s + seed_wall, best_loss=min(r.best_loss, best_seed)) for r in rows])
 
         search_config = replace(config, optimizer=optimizer, budget=run.room, sigma0=sigma0, screen_design=screen,
+                                keep_ratio=keep_ratio, keep_arms=keep_arms,
                                 time_limit_s=None if config.time_limit_s is None else max(1e-3, config.time_limit_s - seed_wall))
+        # Every combination races (the seeds gave each rendered evidence); the predictor's top ones are favoured.
         res = run_match(
             target_audio, search_config, callback=shifted, pitch=pitch,
             seed_patches=[s.patch for s in run.seeds], seed_losses=[s.loss for s in run.seeds],
             seed_spreads=[s.spread if fit_spread else None for s in run.seeds], adsr_fit=run.adsr_fit,
-            combos=[{"osc_type": o, "filter_type": f} for o, f in top],
+            combos=[{"osc_type": o, "filter_type": f} for o, f in (every if fit_seeds else top)],
+            favoured=[{"osc_type": o, "filter_type": f} for o, f in top],
         )
     best = run.best
     if res is not None and res.loss < best.loss:

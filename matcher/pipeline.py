@@ -28,16 +28,30 @@ import numpy as np
 
 from matcher.strategies import DEFAULT_STRATEGY
 
-__all__ = ["MatchSettings", "MatchOutcome", "match_target", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET"]
+__all__ = ["MatchSettings", "MatchOutcome", "match_target", "default_jobs", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET"]
 
 DEFAULT_SR = 22050
-"""Working sample rate of the search, in Hz."""
+"""Working sample rate of the commands that have no target to take it from (e.g. ``matcher predict``), in Hz."""
 
 DEFAULT_BUDGET = 2000
 """Evaluations of a default match."""
 
 MAX_DURATION_S = 8.0
 """Longest target accepted, in seconds."""
+
+MIN_PARALLEL_BUDGET = 300
+"""Below this many evaluations a match runs in one process by default: starting workers would not pay."""
+
+
+def default_jobs(budget: int) -> int:
+    """Worker processes a match uses when ``--jobs`` is not given: every usable core, or 1 for a small budget."""
+    if budget < MIN_PARALLEL_BUDGET:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores)
 
 
 @dataclass(frozen=True)
@@ -54,21 +68,22 @@ class MatchSettings:
         Stop the search after this many seconds.
     seed : int
         Seed of the search (same seed and budget give the same patch).
-    jobs : int
-        Worker processes (do not change the result).
+    jobs : int or None
+        Worker processes (do not change the result); ``None``: :func:`default_jobs`.
     voice : str
         Voice name.
-    sr : int
-        Working sample rate of the search, in Hz.
+    sr : int or None
+        Working sample rate of the search, in Hz; ``None`` (the default): the
+        target's own rate, at most 48 kHz, so the fitness sees its whole band.
     """
 
     optimizer: str = DEFAULT_STRATEGY
     budget: int = DEFAULT_BUDGET
     time_limit_s: float | None = None
     seed: int = 0
-    jobs: int = 1
+    jobs: int | None = None
     voice: str = "subtractive"
-    sr: int = DEFAULT_SR
+    sr: int | None = None
 
 
 @dataclass
@@ -163,7 +178,7 @@ def match_target(
     Parameters
     ----------
     target : objectives.audio_io.Target
-        From :func:`objectives.audio_io.load_target` at ``settings.sr``.
+        From :func:`objectives.audio_io.load_target` at ``settings.sr``; the search runs at ``target.sr``.
     settings : MatchSettings
     on_batch : callable, optional
         Called with each evaluated batch of :class:`matcher.search.Evaluation` rows.
@@ -188,12 +203,16 @@ def match_target(
     from objectives.pitch import estimate_pitch  # noqa: PLC0415
     from synth.render import render  # noqa: PLC0415
 
+    from matcher.evaluator import start_workers  # noqa: PLC0415
     from matcher.pareto import front_of_rows, is_two_objective  # noqa: PLC0415
 
     s = settings
+    sr = int(target.sr)
+    jobs = default_jobs(s.budget) if s.jobs is None else s.jobs
+    start_workers(jobs, s.voice, sr)  # their start-up overlaps the analysis below
     two_objectives = is_two_objective(s.optimizer)  # issue 11: the knee of the front is the match, never re-polished on one objective
-    n_polish = 0 if two_objectives else polish_budget(s.budget, s.sr, target.orig_sr)
-    config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=s.jobs, voice=s.voice, sr=s.sr)
+    n_polish = 0 if two_objectives else polish_budget(s.budget, sr, target.orig_sr)
+    config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=jobs, voice=s.voice, sr=sr)
     rows: list = []
 
     def collect(batch: Sequence[Any]) -> None:
@@ -201,7 +220,7 @@ def match_target(
         if on_batch is not None:
             on_batch(batch)
 
-    pitch = estimate_pitch(target.audio, s.sr)
+    pitch = estimate_pitch(target.audio, sr)
     stopped_by = "budget"
     info: dict = {}
     polish_label = f"polish@{target.orig_sr}Hz"
@@ -230,7 +249,7 @@ def match_target(
         "log_spectral_distance_db": log_spectral_distance(match_audio, target.orig_audio, target.orig_sr),
     }
     return MatchOutcome(
-        target=target, settings=s, patch=patch, loss=loss, distance_sr=target.orig_sr if polished else s.sr,
+        target=target, settings=s, patch=patch, loss=loss, distance_sr=target.orig_sr if polished else sr,
         rows=rows, polish_evals=len(polished), match_audio=match_audio, metrics=metrics, pitch=pitch,
         stopped_by=stopped_by, search_wall_s=rows[-1].wall_s, info=info, front=front,
     )

@@ -41,7 +41,7 @@ from synth.voices import FILTER_TYPES, OSC_TYPES, SUBTRACTIVE
 __all__ = [
     "FEATURE_VERSION", "N_FEATURES", "predictor_features", "features_f0", "COMBOS", "REG_TARGETS", "CONTINUOUS",
     "regression_targets", "Prediction", "Predictor", "ModelFileError", "train_predictor",
-    "DEFAULT_MODEL", "load_default_model", "MODEL_FORMAT",
+    "DEFAULT_MODEL", "load_default_model", "MODEL_FORMAT", "FEATURE_SR_HZ",
 ]
 
 FEATURE_VERSION = 1
@@ -49,6 +49,13 @@ FEATURE_VERSION = 1
 
 MODEL_FORMAT = 1
 """Version of the npz + JSON model format."""
+
+FEATURE_SR_HZ = 22050
+"""Rate the features are computed at: input at another rate is resampled to it
+first (the mel bands, harmonic limits and envelope hop depend on the rate, so a
+model only understands features of the rate it was trained at).  Stored in a
+model's JSON as ``feature_sr_hz``; models saved before it existed were trained
+at this rate."""
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "default"
 """The shipped model (``default.npz`` + ``default.json``)."""
@@ -99,7 +106,13 @@ def _fallback_f0(power: np.ndarray, bin_hz: float) -> float:
     return float((lo + int(np.argmax(power[lo:]))) * bin_hz)
 
 
-def predictor_features(audio: np.ndarray, sr: int, f0_hz: float | None) -> np.ndarray:
+def _resample(y: np.ndarray, sr: int, to_sr: int) -> np.ndarray:
+    import soxr  # noqa: PLC0415
+
+    return np.ascontiguousarray(soxr.resample(y, sr, to_sr, quality="HQ"), dtype=np.float32)
+
+
+def predictor_features(audio: np.ndarray, sr: int, f0_hz: float | None, feature_sr_hz: int | None = FEATURE_SR_HZ) -> np.ndarray:
     """Fixed-size feature vector of one note (level-invariant except the ``level`` entry).
 
     Parameters
@@ -107,15 +120,21 @@ def predictor_features(audio: np.ndarray, sr: int, f0_hz: float | None) -> np.nd
     audio : ndarray, shape (n,)
         Mono note, starting at its onset.
     sr : int
-        Sample rate in Hz.
+        Sample rate of ``audio`` in Hz.
     f0_hz : float or None
         Fundamental frequency; ``None`` (unpitched) uses the strongest spectral peak.
+    feature_sr_hz : int or None
+        Rate the features are computed at (the model's training rate,
+        :attr:`Predictor.feature_sr_hz`): audio at another rate is resampled
+        to it with soxr first.  ``None`` computes them at ``sr`` as given.
 
     Returns
     -------
     ndarray, shape (N_FEATURES,), float32
     """
     y = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+    if feature_sr_hz is not None and int(sr) != int(feature_sr_hz):
+        y, sr = _resample(y, int(sr), int(feature_sr_hz)), int(feature_sr_hz)
     n = max(len(y), 1024)
     # Short-time spectra: 1024-point frames, hop 512 (as the fitness).
     buf = np.zeros(n + 1024, dtype=np.float32)
@@ -268,6 +287,11 @@ class Predictor:
         p /= p.sum(axis=1, keepdims=True)
         return p, np.clip(_relu_mlp(z, self.reg_layers), 0.0, 1.0)
 
+    @property
+    def feature_sr_hz(self) -> int:
+        """Rate the model's training features were computed at (pass it to :func:`predictor_features`)."""
+        return int(self.meta.get("feature_sr_hz", FEATURE_SR_HZ))
+
     def predict_features(self, x: np.ndarray, f0_hz: float, duree_s: float) -> Prediction:
         """A :class:`Prediction` from one feature vector."""
         probs, reg = self.forward(x)
@@ -284,7 +308,7 @@ class Predictor:
 
             pitch = estimate_pitch(audio, sr)
         f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
-        x = predictor_features(audio, sr, f0)
+        x = predictor_features(audio, sr, f0, self.feature_sr_hz)
         f0_used = f0 if f0 else features_f0(x)
         return self.predict_features(x, f0_used, len(audio) / sr)
 
@@ -334,7 +358,8 @@ class Predictor:
         tmp = stem.with_name(f".{stem.name}.npz.tmp")
         tmp.write_bytes(buf.getvalue())
         tmp.replace(stem.with_suffix(".npz"))
-        meta = {**self.meta, "format": MODEL_FORMAT, "feature_version": FEATURE_VERSION, "combos": [list(c) for c in COMBOS],
+        meta = {**self.meta, "format": MODEL_FORMAT, "feature_version": FEATURE_VERSION, "feature_sr_hz": self.feature_sr_hz,
+                "combos": [list(c) for c in COMBOS],
                 "reg_targets": list(REG_TARGETS), "n_features": N_FEATURES,
                 "n_layers": {"cls": len(self.cls_layers), "reg": len(self.reg_layers)}}
         write_text_atomic(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")

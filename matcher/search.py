@@ -69,6 +69,14 @@ class MatchConfig:
         Arms still racing in the last round.  More than one hedges between
         near-twin arms (a square through a bandpass slopes like a highpassed
         triangle) at the cost of convergence; one measured better at budget 2000.
+    keep_ratio : float or None
+        When set, a first cut after round 0 (where every arm has rendered
+        evidence) keeps the arms whose best distance is within ``keep_ratio`` ×
+        the leader's, at least ``keep_arms[0]`` and at most ``keep_arms[1]`` of
+        them, plus every favoured arm (see :func:`run_match`); the race then
+        halves from there.  ``None``: the first round already halves all arms.
+    keep_arms : (int, int)
+        Least and most arms the first cut keeps.
     """
 
     optimizer: str = DEFAULT_OPTIMIZER
@@ -83,6 +91,8 @@ class MatchConfig:
     screen_design: bool = True
     sigma0: float = 0.15
     final_arms: int = 1
+    keep_ratio: float | None = None
+    keep_arms: tuple[int, int] = (2, 4)
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,24 @@ def _sigma_vector(space: ParamSpace, sigma0: float, voiced: bool, spread: Mappin
     return sigma
 
 
+def _is_favoured(arm: Arm, favoured: Sequence[Mapping[str, str]], choice_names: Sequence[str]) -> bool:
+    return any(all(arm.space.locked.get(n) == str(c.get(n)) for n in choice_names) for c in favoured)
+
+
+def _first_cut(arms: Sequence[Arm], keep_ratio: float, keep_arms: tuple[int, int], favoured: Sequence[Arm]) -> list[Arm]:
+    """Arms that go on after round 0: those near the leader by rendered evidence, and the favoured ones.
+
+    Every arm has been evaluated at least once by then, so no arm is dropped
+    without evidence against it (DESIGN §5.10).
+    """
+    ranked = sorted(arms, key=lambda a: a.best_loss)
+    lo, hi = keep_arms
+    near = [a for a in ranked if a.best_loss <= keep_ratio * ranked[0].best_loss][:hi]
+    kept = ranked[: max(len(near), lo)]
+    kept_ids = {id(a) for a in kept} | {id(a) for a in favoured}
+    return [a for a in ranked if id(a) in kept_ids]
+
+
 def run_match(
     target_audio: np.ndarray,
     config: MatchConfig = MatchConfig(),
@@ -251,6 +279,7 @@ def run_match(
     seed_losses: Sequence[float | None] | None = None,
     seed_spreads: Sequence[Mapping[str, float] | None] | None = None,
     adsr_fit: AdsrFit | None = None,
+    favoured: Sequence[Mapping[str, str]] = (),
 ) -> MatchResult:
     """Search the voice's parameters that best reproduce ``target_audio``.
 
@@ -287,6 +316,10 @@ def run_match(
         ``config.sigma0`` (a precise seed then is not thrown away by wide first steps).
     adsr_fit : AdsrFit, optional
         The target's envelope fit, if the caller has it (computed here otherwise).
+    favoured : sequence of dicts
+        Choice combinations that survive the first cut (``config.keep_ratio``)
+        whatever their round-0 evidence, e.g. the predictor's top guesses: they
+        get a share of every round until the race itself drops them.
 
     Returns
     -------
@@ -353,8 +386,7 @@ def run_match(
             start += len(u)
         return out
 
-    if config.jobs > 1:
-        evaluator.warm_up(arms[0].space.decode(np.full(arms[0].space.dim, 0.5)))
+    evaluator.warm_up()
 
     # Round 0: every arm's seed patches first (so a tight budget still evaluates them all),
     # then the same screening grid for every arm (or the centre of an arm with neither).
@@ -392,11 +424,15 @@ def run_match(
         sigma = _sigma_vector(arm.space, config.sigma0, pitch.voiced, spread)
         arm.optimizer = make_optimizer(config.optimizer, arm.space.dim, budget=config.budget, seed=config.seed * 7919 + i, x0=x0, sigma0=sigma)
 
-    plan = _round_plan(len(arms), config.eta, config.final_arms)[1:] or [len(arms)]
+    alive = list(arms)
+    if config.keep_ratio is not None:
+        alive = _first_cut(arms, config.keep_ratio, config.keep_arms, [a for a in arms if _is_favoured(a, favoured, choice_names)])
+        plan = _round_plan(len(alive), config.eta, config.final_arms)
+    else:
+        plan = _round_plan(len(arms), config.eta, config.final_arms)[1:] or [len(arms)]
     spent0 = state["n_evals"]
     round_budget = (config.budget - spent0) / len(plan)
     stopped_by = "budget"
-    alive = list(arms)
     for r, n_alive in enumerate(plan):
         ranked = sorted(alive, key=lambda a: a.best_loss)
         close = sum(a.best_loss <= CLOSE_RATIO * ranked[0].best_loss for a in ranked)

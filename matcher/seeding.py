@@ -93,7 +93,8 @@ class SeedRun:
     """The target's envelope fit, once :meth:`add_fitted` has made it (the search reuses it)."""
 
     def __post_init__(self) -> None:
-        self._evaluator = Evaluator(self.target_audio, self.config.sr, self.config.voice, self.config.weights, jobs=1, solve_gain=True)
+        self._evaluator = Evaluator(self.target_audio, self.config.sr, self.config.voice, self.config.weights, jobs=self.config.jobs, solve_gain=True)
+        self._evaluator.warm_up()
 
     @property
     def room(self) -> int:
@@ -131,32 +132,60 @@ class SeedRun:
         return out
 
     def add_fitted(self, pitch: PitchEstimate, pred: Prediction, combos: Sequence[tuple[str, str]], correct_envelope: bool = True,
-                   envelope_passes: int = 1) -> None:
-        """Evaluate each combination's predicted patch (unless evaluated already) and its fitted seeds."""
+                   envelope_passes: int = 1, predicted: Sequence[tuple[str, str]] | None = None) -> None:
+        """Evaluate the fitted seeds of every combination, and the predicted patch of the ``predicted`` ones.
+
+        Parameters
+        ----------
+        combos : sequence of (osc_type, filter_type)
+            Every combination the search may race: each gets its fitted seeds
+            (rendered evidence before any can be dropped).
+        predicted : sequence of (osc_type, filter_type), optional
+            The predictor's top combinations (all of ``combos`` by default): each also
+            gets its predicted patch (unless evaluated already) and an envelope-corrected seed.
+        """
         sr, audio = self.config.sr, self.target_audio
         f0_hz = pitch.f0_hz if pitch.voiced else None
+        predicted = [tuple(c) for c in (combos if predicted is None else predicted)]
         t0 = time.perf_counter()
         adsr_fit = self.adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
-        fits = fit_filters(audio, sr, f0_hz, list(combos))
+        # Full refinement for the predicted combinations, one least-squares start for the others.
+        fits = fit_filters(audio, sr, f0_hz, list(combos), n_starts=[3 if tuple(c) in predicted else 1 for c in combos])
         self.info["fit_ms"] = 1000 * (time.perf_counter() - t0)
         self.info["filter_fits"] = [[f.__dict__ for f in combo_fits] for combo_fits in fits]
         self.info["adsr_fit"] = adsr_fit.__dict__
         evaluated = [(s.patch["osc_type"], s.patch["filter_type"]) for s in self.seeds if s.label == "predict"]
+        # One batch for the predicted patches and one for every fitted seed (worker processes stay busy).
+        todo = [c for c in predicted if c in map(tuple, combos) and c not in evaluated]
+        self.evaluate([pred.patch(c) for c in todo], "predict", self.predicted_spread)
+        fitted_patches, owners = [], []
         for combo, combo_fits in zip(combos, fits):
             base = pred.patch(combo)
-            if tuple(combo) not in evaluated:
-                self.evaluate([base], "predict", self.predicted_spread)
-            fitted = self.evaluate([clip_patch({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice)
-                                    for f in combo_fits], "fit", FIT_SPREAD)
-            best = min(fitted, key=lambda s: s.loss) if fitted else None
-            for _ in range(envelope_passes if correct_envelope else 0):
-                if best is None or self.room < 2:
-                    break
-                self.spent += 1  # the analysis render below, charged like an evaluation
-                rendered = render(best.patch, sr, len(audio), self.config.voice)
-                corrected = correct_adsr(adsr_fit, fit_adsr(rendered, sr, len(audio) / sr, f0_hz), best.patch)
-                (refined,) = self.evaluate([clip_patch({**best.patch, **corrected}, self.config.voice)], "fit+envelope", FIT_SPREAD)
-                best = min(best, refined, key=lambda s: s.loss)
+            for f in combo_fits:
+                fitted_patches.append(clip_patch({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice))
+                owners.append(tuple(combo))
+        best_fitted: dict[tuple[str, str], Seed] = {}
+        for combo, seed in zip(owners, self.evaluate(fitted_patches, "fit", FIT_SPREAD)):
+            if combo not in best_fitted or seed.loss < best_fitted[combo].loss:
+                best_fitted[combo] = seed
+        if not correct_envelope or not best_fitted:
+            return
+        # The envelope correction: for the predicted combinations and for the best fitted seed of all,
+        # each pass one batch (its analysis renders charged like evaluations).
+        leader = min(best_fitted, key=lambda c: best_fitted[c].loss)
+        best = {c: best_fitted[c] for c in dict.fromkeys([*[c for c in predicted if c in best_fitted], leader])}
+        for _ in range(envelope_passes):
+            chosen = list(best)[: max(0, self.room // 2)]
+            if not chosen:
+                return
+            corrected = []
+            for combo in chosen:
+                self.spent += 1  # the analysis render below
+                rendered = render(best[combo].patch, sr, len(audio), self.config.voice)
+                fix = correct_adsr(adsr_fit, fit_adsr(rendered, sr, len(audio) / sr, f0_hz), best[combo].patch)
+                corrected.append(clip_patch({**best[combo].patch, **fix}, self.config.voice))
+            for combo, refined in zip(chosen, self.evaluate(corrected, "fit+envelope", FIT_SPREAD)):
+                best[combo] = min(best[combo], refined, key=lambda s: s.loss)
 
     def close(self) -> None:
         self._evaluator.close()

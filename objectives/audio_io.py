@@ -28,6 +28,9 @@ PRE_ROLL_S = 0.002
 MIN_PEAK = 1e-4
 """A file whose DC-removed peak is below this (−80 dBFS) has no audible content."""
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+"""libsndfile's ``sf_command`` that turns the PEAK chunk of a float WAV on or off (``sndfile.h``); soundfile has no wrapper for it."""
+
 
 class TargetError(Exception):
     """A target file cannot be used; the message is one line naming the file and the problem."""
@@ -122,15 +125,29 @@ def _read(path: str) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
-def load_target(path: str | os.PathLike, sr: int = 22050, max_duration_s: float = 10.0, min_duration_s: float = 0.05) -> Target:
+MAX_WORKING_SR = 48000
+"""Highest working rate :func:`load_target` picks by itself: a target at a higher rate is searched at this one."""
+
+
+def working_rate(file_sr: int) -> int:
+    """The rate a target is searched at unless told otherwise: its own, at most :data:`MAX_WORKING_SR`.
+
+    Searching at the target's own rate lets the fitness see its whole band
+    (DESIGN §5.11): a 44.1 kHz recording's air above 10 kHz is matched, not ignored.
+    """
+    return int(min(file_sr, MAX_WORKING_SR))
+
+
+def load_target(path: str | os.PathLike, sr: int | None = 22050, max_duration_s: float = 10.0, min_duration_s: float = 0.05) -> Target:
     """Load a target sound for matching.
 
     Parameters
     ----------
     path : str or path-like
         WAV, FLAC or OGG file, any sample rate, mono or multichannel.
-    sr : int
-        Working sample rate in Hz (the rate of ``Target.audio``).
+    sr : int or None
+        Working sample rate in Hz (the rate of ``Target.audio``); ``None``: the
+        file's own rate, at most :data:`MAX_WORKING_SR` (:func:`working_rate`).
     max_duration_s : float
         Longest accepted sound in seconds, after trimming leading silence.
     min_duration_s : float
@@ -178,6 +195,7 @@ def load_target(path: str | os.PathLike, sr: int = 22050, max_duration_s: float 
         )
     if duration_s > max_duration_s:
         raise TargetError(f"{path}: too long ({duration_s:.2f} s after trimming silence; the cap is {max_duration_s:g} s)")
+    sr = working_rate(file_sr) if sr is None else int(sr)
     if file_sr == sr:
         audio = orig.copy()
     else:
@@ -205,6 +223,11 @@ def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Non
     stored as 32-bit float (subtype ``FLOAT``): lossless for the float32
     renders, and levels above 1.0 are kept rather than clipped.
 
+    The same samples and rate always give the same bytes.  libsndfile gives a
+    float WAV a PEAK chunk that holds the time of writing; it is turned off
+    (``SFC_SET_ADD_PEAK_CHUNK``) before any sample is written, and libsndfile
+    leaves a zero-filled ``PAD `` chunk in the header space it had reserved.
+
     Parameters
     ----------
     path : str or path-like
@@ -220,8 +243,10 @@ def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sr: int) -> Non
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, np.asarray(audio, dtype=np.float32), int(sr), subtype="FLOAT", format="WAV")
+        data = np.asarray(audio, dtype=np.float32)
+        with os.fdopen(fd, "wb") as fh, sf.SoundFile(fh, "w", int(sr), 1 if data.ndim == 1 else data.shape[1], subtype="FLOAT", format="WAV") as f:
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)  # before any sample is written
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -37,6 +37,7 @@ no better in the noise test).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,6 +86,25 @@ class Resolution:
     pool_s: float
     bands: tuple[tuple[str, int, str, bool], ...]
 
+    def at_rate(self, sr: int) -> "Resolution":
+        """This resolution as it applies at ``sr``: the same window and hop in seconds, the same mel band widths.
+
+        The resolutions are defined at :data:`REFERENCE_SR`.  At a higher rate
+        the FFT length and hop scale by the nearest power of two of the rate
+        ratio (2 at 44.1 and 48 kHz), and each band set gains bands for the
+        range the rate adds (up to 0.45·sr) in proportion to its extent on the
+        mel scale, so the fitness sees the whole band without coarser
+        resolution at the bottom.  At the reference rate it is unchanged.
+        """
+        factor = 2.0 ** round(math.log2(sr / REFERENCE_SR))
+        if factor == 1.0:
+            return self
+        import librosa  # noqa: PLC0415
+
+        mel_ratio = float(librosa.hz_to_mel(MEL_FMAX_RATIO * sr) / librosa.hz_to_mel(MEL_FMAX_RATIO * REFERENCE_SR))
+        bands = tuple((name, max(1, int(round(n * mel_ratio))), weight, pooled) for name, n, weight, pooled in self.bands)
+        return Resolution(self.name, max(64, int(self.n_fft * factor)), max(16, int(self.hop * factor)), self.pool_s, bands)
+
     def pool_frames(self, sr: int) -> int:
         """Pool size in frames at sample rate ``sr`` (before fitting to the frame count)."""
         return max(1, int(round(self.pool_s * sr / self.hop)))
@@ -99,7 +119,10 @@ DEFAULT_RESOLUTIONS: tuple[Resolution, ...] = (
         bands=(("fine", 64, "spectral", True), ("coarse", 16, "coarse", True), ("time", 12, "time", False)),
     ),
 )
-"""The resolutions :func:`analyse` uses unless told otherwise."""
+"""The resolutions :func:`analyse` uses unless told otherwise (at :data:`REFERENCE_SR`; see :meth:`Resolution.at_rate`)."""
+
+REFERENCE_SR = 22050
+"""Sample rate at which :data:`DEFAULT_RESOLUTIONS` are defined."""
 
 ENVELOPE_HOP_S = 128 / 22050
 """Hop of the RMS envelope in seconds (128 samples at 22.05 kHz, 5.8 ms); frames are two hops long."""
@@ -232,7 +255,7 @@ class Featurizer:
             raise ValueError("n_samples must be positive")
         self.sr = int(sr)
         self.n_samples = int(n_samples)
-        self.resolutions = tuple(resolutions)
+        self.resolutions = tuple(r.at_rate(self.sr) for r in resolutions)
         self._config = (self.sr, self.n_samples, self.resolutions, float(envelope_hop_s), int(envelope_smooth))
         self._plans = [_Plan(r, self.sr, self.n_samples) for r in self.resolutions]
         self._plans.append(_Envelope(self.sr, self.n_samples, envelope_hop_s, envelope_smooth))

@@ -23,6 +23,7 @@ the predictor gets least right, and what the fitness punishes most).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -204,20 +205,33 @@ def _model_db(obs: SpectrumObservations, g_harm: np.ndarray, g_gap: np.ndarray, 
     return 10 * np.log10(harm), 10 * np.log10(gap)
 
 
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median over the last axis of the entries where ``mask`` is true (as ``np.median`` of each row's selection).
+
+    Every row must select at least one entry.  Vectorised: the unselected
+    entries sort last as NaN, and the middle one or two selected entries are read.
+    """
+    ordered = np.sort(np.where(mask, values, np.nan), axis=-1)
+    n = mask.sum(axis=-1)
+    lo = np.take_along_axis(ordered, ((n - 1) // 2)[..., None], axis=-1)[..., 0]
+    hi = np.take_along_axis(ordered, (n // 2)[..., None], axis=-1)[..., 0]
+    return 0.5 * (lo + hi)
+
+
 def _levels(obs: SpectrumObservations, g_harm: np.ndarray, g_gap: np.ndarray, line_coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Robust starting levels (log A, log B) for each candidate filter, ignoring the floor."""
     tiny = 1e-30
     if obs.harm_db.size:
         ratio = np.log(10 ** (obs.harm_db / 10)) - np.log(np.maximum(line_coef * g_harm, tiny))
         weight = g_harm >= 0.01 * g_harm.max(axis=-1, keepdims=True)
-        log_a = np.array([np.median(r[w]) for r, w in zip(ratio.reshape(-1, ratio.shape[-1]), weight.reshape(-1, weight.shape[-1]))]).reshape(ratio.shape[:-1])
+        log_a = _masked_median(ratio, weight)
     else:
         log_a = np.full(g_gap.shape[:-1], np.log(tiny))
     if obs.gap_db.size:
         excess = np.maximum(10 ** (obs.gap_db / 10) - obs.floor_density, tiny)
         ratio = np.log(excess) - np.log(np.maximum(g_gap, tiny))
         weight = g_gap >= 0.01 * g_gap.max(axis=-1, keepdims=True)
-        log_b = np.array([np.median(r[w]) for r, w in zip(ratio.reshape(-1, ratio.shape[-1]), weight.reshape(-1, weight.shape[-1]))]).reshape(ratio.shape[:-1])
+        log_b = _masked_median(ratio, weight)
     else:
         log_b = np.full(g_harm.shape[:-1], np.log(tiny))
     return log_a, log_b
@@ -248,6 +262,7 @@ def fit_filter(
     filter_type: str,
     obs: SpectrumObservations | None = None,
     noise: bool = True,
+    n_starts: int = 3,
 ) -> FilterFit:
     """Fit cutoff, Q and the noise/oscillator ratio of one combination to the target's spectrum.
 
@@ -271,6 +286,8 @@ def fit_filter(
         Precomputed measurements (same ``f0_hz`` and oscillator harmonics).
     noise : bool
         Fit a noise level (else the noise is zero and only the lines are fitted).
+    n_starts : int
+        Least-squares refinements, from the best grid cells (the best result is kept).
 
     Returns
     -------
@@ -307,7 +324,7 @@ def fit_filter(
     lo = np.array([np.log(CUTOFF_RANGE_HZ[0]), np.log(Q_RANGE[0]), tiny, tiny])[:n_par]
     hi = np.array([np.log(hi_cut), np.log(Q_RANGE[1]), -tiny, -tiny])[:n_par]
     best = None
-    for i in np.argsort(cost)[:3]:
+    for i in np.argsort(cost)[: max(1, n_starts)]:
         x0 = np.clip([np.log(cc[i, 0]), np.log(qq[i, 0]), log_a[i], log_b[i]][:n_par], lo + 1e-9, hi - 1e-9)
         sol = least_squares(residual, x0, bounds=(lo, hi), x_scale=[0.1, 0.1, 1.0, 1.0][:n_par], max_nfev=200)
         if best is None or sol.cost < best.cost:
@@ -325,8 +342,10 @@ def fit_filter(
     return FilterFit(osc_type, filter_type, cutoff_hz, q, ratio, rms_db)
 
 
-def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tuple[str, str]]) -> list[list[FilterFit]]:
+def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tuple[str, str]], n_starts: Sequence[int] | None = None) -> list[list[FilterFit]]:
     """Both hypotheses of :func:`fit_filter` for each (oscillator, filter) combination.
+
+    ``n_starts`` gives each combination's number of least-squares refinements (3 each by default).
 
     Returns
     -------
@@ -337,12 +356,12 @@ def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tu
     """
     out = []
     cache: dict[str, SpectrumObservations] = {}
-    for osc_type, filter_type in combos:
+    for (osc_type, filter_type), starts in zip(combos, n_starts if n_starts is not None else [3] * len(combos)):
         if osc_type not in cache:
             cache[osc_type] = spectrum_observations(audio, sr, f0_hz, _harmonics(osc_type, sr, f0_hz)[0])
         obs = cache[osc_type]
-        fits = [fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=True)]
+        fits = [fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=True, n_starts=starts)]
         if obs.harm_db.size >= 2:
-            fits.append(fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=False))
+            fits.append(fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=False, n_starts=starts))
         out.append(fits)
     return out

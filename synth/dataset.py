@@ -2,7 +2,7 @@
 
 Layout of a dataset folder::
 
-    dataset.json        seed, sr, duration, n, rejection counts (written last)
+    dataset.json        seed, sr, duration, sampler, n, rejection counts (written last)
     params.csv          seed columns (choices as integer codes) + ``file``
     features.npz        feature cache for training: X (n, d), index, feature_version
     wav/000000.wav ...  16-bit PCM, one per sample
@@ -33,7 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from synth.patch_io import write_text_atomic
-from synth.sampling import sample_valid_patch
+from synth.sampling import DEFAULT_SAMPLER, get_sampler, sample_valid_patch
 from synth.voices import FILTER_TYPES, OSC_TYPES
 
 __all__ = ["SEED_COLUMNS", "CSV_COLUMNS", "CHUNK", "DatasetError", "DatasetSummary", "generate_dataset", "patch_row", "read_params_csv", "load_features"]
@@ -89,6 +89,8 @@ def _write_wav(path: Path, audio: np.ndarray, sr: int) -> None:
     import soundfile as sf  # noqa: PLC0415
 
     tmp = path.with_name(f".{path.name}.tmp")
+    # 16-bit PCM: libsndfile writes no PEAK chunk (it does for float data, with
+    # the time of writing), so the same samples always give the same bytes.
     sf.write(tmp, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     os.replace(tmp, path)
 
@@ -97,7 +99,7 @@ def _chunk_name(start: int, stop: int) -> str:
     return f"{start:06d}-{stop - 1:06d}.npz"
 
 
-def _make_chunk(out: str, start: int, stop: int, seed: int, sr: int, duration: float, features: FeatureFn | None) -> tuple[int, int, dict]:
+def _make_chunk(out: str, start: int, stop: int, seed: int, sr: int, duration: float, features: FeatureFn | None, sampler: str = "v2") -> tuple[int, int, dict]:
     """Generate samples ``start..stop-1``, write their WAVs, then the chunk's part file."""
     from synth.render import render  # noqa: PLC0415 - boots Pyo in the worker
 
@@ -106,7 +108,7 @@ def _make_chunk(out: str, start: int, stop: int, seed: int, sr: int, duration: f
     t_render = t_wav = t_feat = 0.0
     for i in range(start, stop):
         t0 = time.perf_counter()
-        patch, audio = sample_valid_patch(np.random.default_rng([seed, i]), render, sr=sr, duree_s=duration, rejections=rejections)
+        patch, audio = sample_valid_patch(np.random.default_rng([seed, i]), render, sr=sr, duree_s=duration, rejections=rejections, spec=sampler)
         t1 = time.perf_counter()
         name = f"{i:06d}.wav"
         _write_wav(out_p / "wav" / name, audio, sr)
@@ -138,7 +140,8 @@ def _check_manifest(out: Path, config: dict) -> None:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         raise DatasetError(f"{path}: unreadable dataset description; use another --out") from None
-    for key in ("seed", "sr", "duration", "feature_version"):
+    old.setdefault("sampler", "v1")  # datasets made before the sampler had a name were v1
+    for key in ("seed", "sr", "duration", "feature_version", "sampler"):
         if old.get(key) != config.get(key):
             raise DatasetError(f"{out}: holds a dataset with {key}={old.get(key)!r}, not {config.get(key)!r}; use another --out")
 
@@ -153,6 +156,7 @@ def generate_dataset(
     features: FeatureFn | None = None,
     feature_version: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    sampler: str = DEFAULT_SAMPLER.name,
 ) -> DatasetSummary:
     """Generate (or finish) a dataset of ``n`` valid random patches in ``out``.
 
@@ -176,6 +180,9 @@ def generate_dataset(
         Recorded with the cache; a folder made with another version is refused.
     on_chunk : callable, optional
         Called with the number of samples of each finished chunk (progress).
+    sampler : str
+        Name of the :class:`synth.sampling.SamplerSpec` the patches are drawn from
+        (default ``"v2"``); recorded in ``dataset.json``.
 
     Raises
     ------
@@ -186,7 +193,7 @@ def generate_dataset(
         raise ValueError("n must be positive")
     t0 = time.perf_counter()
     out = Path(out)
-    config = {"seed": int(seed), "sr": int(sr), "duration": float(duration), "feature_version": feature_version}
+    config = {"seed": int(seed), "sr": int(sr), "duration": float(duration), "feature_version": feature_version, "sampler": get_sampler(sampler).name}
     _check_manifest(out, config)
     (out / "wav").mkdir(parents=True, exist_ok=True)
     (out / "parts").mkdir(parents=True, exist_ok=True)
@@ -202,10 +209,10 @@ def generate_dataset(
             from joblib import Parallel, delayed  # noqa: PLC0415
 
             results: Iterator = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-                delayed(_make_chunk)(str(out), a, b, seed, sr, duration, features) for a, b in todo
+                delayed(_make_chunk)(str(out), a, b, seed, sr, duration, features, config["sampler"]) for a, b in todo
             )
         else:
-            results = (_make_chunk(str(out), a, b, seed, sr, duration, features) for a, b in todo)
+            results = (_make_chunk(str(out), a, b, seed, sr, duration, features, config["sampler"]) for a, b in todo)
         for a, b, t in results:
             timings.update(t)
             if on_chunk is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.bench import Trial, curve_grid, plan_sweep, run_sweep, run_trial, score_patch
+from experiments.bench import PAUSE_ENV, Trial, curve_grid, plan_sweep, run_sweep, run_trial, score_patch
 from experiments.sox_suite import SOX_OSC_TO_OURS, load_suite, sox_available
 from experiments.store import Store, TrialKey
 from experiments.suites import in_domain_suite
@@ -101,21 +101,34 @@ def _keys_and_losses(out: Path) -> dict[TrialKey, tuple]:
         return {TrialKey(t["target"], t["optimizer"], t["seed"], t["budget"]): (t["final_loss"], t["evals"], t["patch"]) for t in store.trials(status=None)}
 
 
-def _run_until(cmd: list[str], out: Path, n_stored: int, sig: int) -> tuple[subprocess.Popen, int]:
-    """Start a sweep in its own process group; once ``n_stored`` trials are stored, send ``sig`` to the group."""
-    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    count = 0
+def _run_until(cmd: list[str], out: Path, n_new: int, sig: int) -> tuple[subprocess.Popen, int]:
+    """Start a sweep that pauses once it has committed ``n_new`` trials (the ``PAUSE_ENV`` hook); then send ``sig`` to its group.
+
+    The sweep cannot finish before the signal, however fast the machine: it
+    waits at the pause, and the test waits for the store to show the ``n_new``
+    commits (polling the store, not timing anything).
+    """
+    def stored() -> int:
+        if not (out / "store.sqlite").exists():  # the sweep has not created its store yet
+            return 0
+        with Store(out) as store:
+            return store.count()
+
+    before = stored()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env[PAUSE_ENV] = str(n_new)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    count = before
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            if (out / "store.sqlite").exists():
-                with Store(out) as store:
-                    count = store.count()
-                if count >= n_stored:
-                    break
-            time.sleep(0.02)
+        deadline = time.monotonic() + 300  # a hung sweep fails the test instead of hanging it
+        while count < before + n_new and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            count = stored()
+        assert proc.poll() is None, f"the sweep ended (status {proc.returncode}) before pausing: {proc.stderr.read()}"
+        assert count == before + n_new, f"{count - before} trials committed, the sweep should pause after {n_new}"
     finally:
-        os.killpg(proc.pid, sig)  # the whole sweep, CLI and loky workers, as Ctrl-C or a kill would
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)  # the whole sweep, CLI and loky workers, as Ctrl-C or a kill would
     proc.wait(timeout=60)
     return proc, count
 
@@ -123,16 +136,17 @@ def _run_until(cmd: list[str], out: Path, n_stored: int, sig: int) -> tuple[subp
 def test_resume_after_ctrl_c_and_a_killed_run_gives_the_same_trials(tmp_path):
     cmd = _matcher_cmd() + _bench_args(tmp_path / "run")
     out = tmp_path / "run"
+    total = len(BENCH["optimizers"]) * BENCH["seeds"] * int(BENCH["suite"].split(":")[1])
 
-    proc, n1 = _run_until(cmd, out, 1, signal.SIGINT)  # Ctrl-C
+    proc, n1 = _run_until(cmd, out, 1, signal.SIGINT)  # Ctrl-C after the first trial
     assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
-    proc, n2 = _run_until(cmd, out, n1 + 2, signal.SIGKILL)  # killed outright
+    proc, n2 = _run_until(cmd, out, 2, signal.SIGKILL)  # killed outright after two more
     assert proc.returncode == -signal.SIGKILL
     partial = _keys_and_losses(out)
-    total = len(BENCH["optimizers"]) * BENCH["seeds"] * int(BENCH["suite"].split(":")[1])
-    assert 0 < n1 < len(partial) < total, f"not caught mid-run ({n1}, {len(partial)} of {total})"
+    assert (n1, n2, len(partial)) == (1, 3, 3) and len(partial) < total
 
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"{len(partial)} already in" in " ".join(done.stderr.split())
     resumed = _keys_and_losses(out)

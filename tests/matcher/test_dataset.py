@@ -13,6 +13,7 @@ import synth.dataset as ds
 from matcher.predictor import FEATURE_VERSION, N_FEATURES, predictor_features
 from synth.sampling import CLIP_PEAK, SILENCE_PEAK, audio_problems, rule_problems
 from synth.voices import FILTER_TYPES, OSC_TYPES
+from tests.objectives.test_audio_io import riff_chunks
 
 SEED_COLUMNS = ["duree", "osc_freq", "osc_type", "osc_vol", "noise_vol", "filter_type", "filter_cutoff",
                 "filter_res", "env_attack", "env_decay", "env_sustain", "env_release", "master_vol"]
@@ -47,6 +48,7 @@ def test_columns_codes_and_files(tmp_path, small_chunks):
         assert d["filter_type"] in {str(i) for i in range(len(FILTER_TYPES))}
         assert float(d["duree"]) == 0.5
         audio, sr = sf.read(tmp_path / "d" / d["file"])
+        assert [c for c, _ in riff_chunks((tmp_path / "d" / d["file"]).read_bytes())] == [b"fmt ", b"data"]  # no PEAK chunk and its timestamp
         assert sr == 22050 and len(audio) == 11025
         assert SILENCE_PEAK <= np.max(np.abs(audio)) < CLIP_PEAK
     patches = ds.read_params_csv(tmp_path / "d" / "params.csv")
@@ -98,6 +100,20 @@ def test_other_settings_refused(tmp_path, small_chunks):
     make(tmp_path / "d", n=4)
     with pytest.raises(ds.DatasetError, match="seed"):
         make(tmp_path / "d", n=4, seed=99)
+    with pytest.raises(ds.DatasetError, match="sampler"):
+        make(tmp_path / "d", n=4, sampler="v1")
+
+
+def test_sampler_is_recorded_and_v1_is_still_available(tmp_path, small_chunks):
+    import json
+
+    make(tmp_path / "v2", n=4)
+    make(tmp_path / "v1", n=4, sampler="v1")
+    assert json.loads((tmp_path / "v2" / "dataset.json").read_text())["sampler"] == "v2"
+    assert json.loads((tmp_path / "v1" / "dataset.json").read_text())["sampler"] == "v1"
+    v1 = ds.read_params_csv(tmp_path / "v1" / "params.csv")
+    assert all(rule_problems(p, spec="v1") == [] for p in v1)
+    assert (tmp_path / "v1" / "params.csv").read_text() != (tmp_path / "v2" / "params.csv").read_text()
 
 
 def test_sanity_rules_reject_what_they_should():

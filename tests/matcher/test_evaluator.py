@@ -58,7 +58,7 @@ def test_two_jobs_give_exactly_the_same_losses_as_one(valid_target, solve_gain):
     one = Evaluator(audio, SR, jobs=1, solve_gain=solve_gain)
     two = Evaluator(audio, SR, jobs=2, solve_gain=solve_gain)
     try:
-        two.warm_up(ps[0])
+        two.warm_up()
         l1, p1 = one.evaluate(ps)
         l2, p2 = two.evaluate(ps)
         np.testing.assert_array_equal(l1, l2)

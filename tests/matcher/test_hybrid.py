@@ -33,7 +33,49 @@ def test_hybrid_evaluates_its_seed_and_is_never_worse(target):
     assert len(rows) == result.evals <= 40
     best = np.minimum.accumulate([r.loss for r in rows])
     assert np.allclose(best, [r.best_loss for r in rows])
-    assert (result.patch["osc_type"], result.patch["filter_type"]) in [tuple(c) for c in result.info["combos_searched"]] or result.loss == seed_row.loss
+
+
+def test_every_combination_gets_rendered_evidence_before_the_race(target):
+    result, rows = run(target, budget=60)
+    combos = {tuple(c) for c in result.info["combos_searched"]}
+    assert len(combos) == 12
+    seen = {(r.patch["osc_type"], r.patch["filter_type"]) for r in rows if r.arm in ("predict", "fit", "fit+envelope")}
+    assert seen == combos
+    assert {tuple(c) for c in result.info["combos_favoured"]} <= combos
+
+
+class _WrongPredictor:
+    """The shipped predictor with its combination ranking reversed: the true combination comes last."""
+
+    def __init__(self, inner, true_combo):
+        self.inner, self.true_combo = inner, tuple(true_combo)
+
+    def predict_features(self, x, f0_hz, duree_s):
+        from dataclasses import replace
+
+        pred = self.inner.predict_features(x, f0_hz, duree_s)
+        others = [(c, p) for c, p in pred.combo_probs if tuple(c) != self.true_combo]
+        return replace(pred, combo_probs=[(others[0][0], 0.999)] + [(c, 1e-4) for c, _ in others[1:]] + [(self.true_combo, 1e-6)])
+
+    def spread(self):
+        return self.inner.spread()
+
+    @property
+    def feature_sr_hz(self):
+        return self.inner.feature_sr_hz
+
+
+def test_a_confidently_wrong_prediction_is_corrected_by_rendered_evidence(target):
+    # DESIGN §5.10: the learning orders the search, it never prunes it.
+    from matcher.predictor import load_default_model
+
+    truth = (target.true_patch["osc_type"], target.true_patch["filter_type"])
+    wrong = _WrongPredictor(load_default_model(), truth)
+    rows = []
+    result = run_hybrid(target.audio, MatchConfig(optimizer="hybrid", budget=300, sr=target.sr), callback=rows.extend, predictor=wrong)
+    assert tuple(result.info["combos_favoured"][0]) != truth
+    assert (result.patch["osc_type"], result.patch["filter_type"]) == truth
+    assert result.loss < 0.5 * min(r.loss for r in rows if r.arm == "predict")
 
 
 def test_hybrid_is_reproducible(target):
@@ -64,12 +106,13 @@ def test_hybrid_does_not_evaluate_the_prediction_twice_and_tries_the_filter_fits
     assert sum(dict(r.patch) == dict(first) for r in rows) == 1
     fits = result.info["filter_fits"]
     assert len(fits) == len(result.info["combos_searched"]) and all(1 <= len(f) <= 2 for f in fits)
-    # right after the prediction come the fitted seeds: the top combination's filter fits
+    # after the predicted patches come the fitted seeds, the most probable combination's first
+    fit_rows = [r for r in rows if r.arm == "fit"]
     top_fits = fits[0]
-    for row, fit in zip(rows[1:], top_fits):
+    for row, fit in zip(fit_rows, top_fits):
         assert row.patch["filter_cutoff"] == pytest.approx(fit["cutoff_hz"], rel=1e-6)
         assert row.patch["filter_res"] == pytest.approx(fit["q"], rel=1e-6)
-    assert result.loss <= min(r.loss for r in rows[1 : 1 + len(top_fits)])
+    assert result.loss <= min(r.loss for r in fit_rows[: len(top_fits)])
 
 
 def test_filter_fit_seeds_beat_the_prediction_on_this_target(target):

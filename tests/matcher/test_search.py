@@ -198,3 +198,16 @@ def test_end_to_end_on_more_targets(optimizer):
         losses.append(result.loss)
     assert right >= 6
     assert np.median(losses) < E2E_MAX_LOSS
+
+
+def test_first_cut_drops_only_arms_that_evidence_rules_out_and_keeps_favoured_ones():
+    from matcher.search import Arm, _first_cut
+
+    space = SUBTRACTIVE.space
+    arms = [Arm(f"arm{i}", space, None, best_loss=loss) for i, loss in enumerate([1.0, 2.5, 2.9, 3.5, 9.0, 40.0])]
+    kept = _first_cut(arms, 3.0, (2, 4), favoured=[arms[5]])
+    assert [a.label for a in kept] == ["arm0", "arm1", "arm2", "arm5"]  # near the leader, then the favoured one
+    # at least the minimum, even when the leader is far ahead
+    assert [a.label for a in _first_cut(arms, 1.1, (2, 4), favoured=[])] == ["arm0", "arm1"]
+    # at most the maximum of near arms
+    assert len(_first_cut(arms, 100.0, (2, 4), favoured=[])) == 4

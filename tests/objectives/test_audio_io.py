@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -21,6 +22,19 @@ def _tone(sr: int, duration_s: float = 0.5, freq_hz: float = 440.0, amp: float =
 def _write(path, audio, sr, **kw) -> str:
     sf.write(str(path), audio, sr, **kw)
     return str(path)
+
+
+def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """``(id, payload)`` of every chunk of a RIFF/WAVE file, checking that the chunks fill the file exactly."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert struct.unpack("<I", data[4:8])[0] == len(data) - 8
+    chunks, pos = [], 12
+    while pos + 8 <= len(data):
+        chunk_id, size = struct.unpack("<4sI", data[pos : pos + 8])
+        chunks.append((chunk_id, data[pos + 8 : pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    assert pos == len(data)
+    return chunks
 
 
 def _bad_files(tmp_path) -> dict[str, str]:
@@ -153,3 +167,25 @@ def test_write_wav_atomic_round_trip_and_no_leftovers(tmp_path):
     assert sr == SR
     np.testing.assert_array_equal(back, audio)
     assert sorted(os.listdir(tmp_path)) == ["out.wav"]
+
+
+def test_write_wav_atomic_same_audio_gives_the_same_bytes(tmp_path):
+    """No PEAK chunk (libsndfile's holds the time of writing): the file depends only on the samples and the rate."""
+    audio = _tone(SR, 0.25, 330.0, 1.2)
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    write_wav_atomic(a, audio, SR)
+    write_wav_atomic(b, audio, SR)
+    assert a.read_bytes() == b.read_bytes()
+    chunks = riff_chunks(a.read_bytes())
+    ids = [chunk_id for chunk_id, _ in chunks]
+    assert b"PEAK" not in ids
+    assert set(ids) <= {b"fmt ", b"fact", b"PAD ", b"data"} and ids[-1] == b"data"  # nothing else that could carry a time
+    assert all(payload == bytes(len(payload)) for chunk_id, payload in chunks if chunk_id == b"PAD ")
+    assert dict(chunks)[b"data"] == audio.astype("<f4").tobytes()
+
+    stereo = np.stack([audio, -audio], axis=1)
+    write_wav_atomic(a, stereo, SR)
+    assert b"PEAK" not in [chunk_id for chunk_id, _ in riff_chunks(a.read_bytes())]
+    back, sr = sf.read(str(a), dtype="float32")
+    assert sr == SR
+    np.testing.assert_array_equal(back, stereo)

@@ -1,0 +1,88 @@
+"""Wall time of the real ``matcher match``: ``--jobs 1`` against ``--jobs 2`` and the default, side by side, and the first run in a fresh venv.
+
+Run ``python -m experiments.match_speed [--runs 5] [--target examples/targets/saw_lowpass.wav] [--fresh-venv]``.
+
+Each run is a fresh ``matcher match TARGET`` process (start-up included), timed from
+launch to exit; the settings are interleaved run by run so that load on this shared
+machine hits them alike.  Printed: every run, the medians, the ratio of the medians
+(``--jobs 1`` / ``--jobs N``), and whether every run wrote the same patch.
+
+``--fresh-venv`` first builds a new virtual environment with the project installed
+from this checkout (non-editable, as a user gets it), then times its first
+``matcher match`` and a second one: the first run pays for compiling byte code and
+the numba functions librosa uses, which later runs load from cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["time_match", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "targets" / "saw_lowpass.wav"
+
+
+def time_match(matcher: list[str], target: Path, out: Path, extra: list[str]) -> tuple[float, dict]:
+    """Wall seconds of one ``matcher match`` process and the params of the patch it wrote."""
+    t0 = time.perf_counter()
+    subprocess.run([*matcher, "match", str(target), "--out", str(out), *extra], check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    return wall, json.loads((out / "patch.json").read_text())["params"]
+
+
+def _fresh_venv(tmp: Path) -> list[str]:
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, str(ROOT)], check=True)
+    return [str(venv / "bin" / "matcher")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="runs of each setting")
+    ap.add_argument("--target", type=Path, default=EXAMPLE)
+    ap.add_argument("--jobs", type=int, default=2, help="the parallel setting compared with --jobs 1")
+    ap.add_argument("--fresh-venv", action="store_true", help="also time the first runs in a new venv")
+    args = ap.parse_args(argv)
+    matcher = [sys.executable, "-m", "matcher.cli"]
+    settings = {"--jobs 1": ["--jobs", "1"], f"--jobs {args.jobs}": ["--jobs", str(args.jobs)], "default": []}
+    times: dict[str, list[float]] = {k: [] for k in settings}
+    patches: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.fresh_venv:
+            t0 = time.perf_counter()
+            fresh = _fresh_venv(Path(tmp))
+            print(f"fresh venv built in {time.perf_counter() - t0:.0f} s")
+            first, _ = time_match(fresh, args.target, Path(tmp) / "fresh1", [])
+            second, _ = time_match(fresh, args.target, Path(tmp) / "fresh2", [])
+            third, _ = time_match(fresh, args.target, Path(tmp) / "fresh3", [])
+            print(f"fresh venv, default settings: first run {first:.2f} s, second {second:.2f} s, third {third:.2f} s")
+        for i in range(args.runs):
+            for name, extra in settings.items():
+                wall, params = time_match(matcher, args.target, Path(tmp) / f"{name.replace(' ', '')}{i}", extra)
+                times[name].append(wall)
+                patches.append(params)
+                print(f"run {i + 1} {name:>9}: {wall:.2f} s", flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\n`matcher match {args.target.name}` (default strategy and budget), {args.runs} fresh processes each, interleaved:")
+    for k, v in times.items():
+        print(f"  {k:>9}: median {med[k]:.2f} s  (runs {', '.join(f'{x:.2f}' for x in v)})")
+    print(f"  speed-up --jobs 1 / --jobs {args.jobs}: {med['--jobs 1'] / med[f'--jobs {args.jobs}']:.2f}x;  --jobs 1 / default: {med['--jobs 1'] / med['default']:.2f}x")
+    same = all(p == patches[0] for p in patches)
+    print(f"  same patch.json params in every run: {same}")
+    print(f"  cores: {len(os.sched_getaffinity(0))}, load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
