@@ -262,3 +262,16 @@ def test_bench_trial_answers_with_the_knee_and_records_the_front_size(valid_targ
     md = summary_markdown([trial])
     assert "front points" in md.splitlines()[0]
     assert md.splitlines()[2].rstrip(" |").endswith(f"{rec['metrics']['front_size']:.3g}")
+
+
+@pytest.mark.slow  # starts worker processes
+def test_objectives_do_not_depend_on_the_worker_processes(valid_target, patch):
+    _, audio = valid_target
+    patches = [patch(duree=len(audio) / SR, filter_cutoff=c, osc_type=o) for c in (500.0, 1500.0, 4000.0) for o in ("saw", "square", "sine")]
+    here = Evaluator(audio, SR, solve_gain=True).evaluate_objectives(patches)
+    shared = Evaluator(audio, SR, jobs=2, solve_gain=True)
+    shared.warm_up()
+    there = shared.evaluate_objectives(patches)
+    np.testing.assert_array_equal(there[0], here[0])
+    np.testing.assert_array_equal(there[1], here[1])
+    assert there[2] == here[2]
