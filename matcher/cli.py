@@ -223,7 +223,7 @@ def voices() -> None:
         out_console.print(table)
 
 
-EXTENSIONS = ("matcher.cli_learn", "experiments.cli_bench", "matcher.cli_morph")
+EXTENSIONS = ("matcher.cli_learn", "experiments.cli_bench", "matcher.cli_export", "matcher.cli_serve", "matcher.cli_morph")
 """Modules that add commands: each defines ``register(app)``."""
 
 

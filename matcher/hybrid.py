@@ -4,20 +4,27 @@
 
 ``hybrid``:
 
-1. f0 analysis (as every strategy) and the predictor's output;
+1. f0 analysis (as every strategy) and the predictor's output, a probability
+   for each of the 12 (oscillator, filter) combinations;
 2. the predicted patch of the most probable combination is evaluated first
    (evaluation 1): the result is never worse than it;
-3. the top-k (oscillator, filter) combinations, until their probabilities sum
-   to 0.99 (at most :data:`HYBRID_K`, usually 1), get their seeds
-   (:mod:`matcher.seeding`): the predicted patch, the patch with the
-   render-free filter/noise and envelope fits (one per noise hypothesis), and
-   the better of those with its envelope corrected for the fit's bias;
-4. :func:`matcher.search.run_match` searches those combinations only (instead
-   of the 12 of the unseeded search), told the seeds' losses: each arm's
-   optimiser (:data:`HYBRID_OPTIMIZER`, a diagonal CMA-ES) starts at its best
-   seed, with a spread per parameter matched to the fits' errors when that
-   seed is a fitted one.  f0 still narrows ``osc_freq`` and the envelope fit
-   narrows the ADSR there.
+3. every combination gets rendered evidence before any is dropped (DESIGN
+   §5.10): its seeds from the render-free filter/noise fits (one per noise
+   hypothesis) and the envelope fit (:mod:`matcher.seeding`).  The top-k
+   combinations by probability (until their probabilities sum to 0.99, at
+   most :data:`HYBRID_K`) are *favoured*: they also get their predicted patch
+   and an envelope-corrected seed, and they survive the first cut;
+4. :func:`matcher.search.run_match` races the combinations from their seeds:
+   the first cut keeps those within :data:`HYBRID_KEEP_RATIO` of the best
+   seed (:data:`HYBRID_KEEP_ARMS`) plus the favoured ones, then successive
+   halving; each arm's optimiser (:data:`HYBRID_OPTIMIZER`, a diagonal
+   CMA-ES) starts at its best seed, with a spread per parameter matched to
+   the fits' errors when that seed is a fitted one.  f0 still narrows
+   ``osc_freq`` and the envelope fit narrows the ADSR there.
+
+So the learning orders the search and shares the budget, but a confidently
+wrong prediction cannot hide the right combination: it is rendered, and the
+race keeps it when its evidence is good.
 
 Both return a :class:`matcher.search.MatchResult`; they also set ``result.info``
 (probabilities, the seed's loss, network and feature times).

@@ -202,6 +202,8 @@ def _screen_design(arm: Arm, f0_hz: float | None) -> np.ndarray:
     """
     space = arm.space
     names = [p.name for p in space.free]
+    if "filter_cutoff" not in names:  # a voice without a filter: a space-filling design instead
+        return _sobol_design(space.dim, SCREEN_CUTOFFS * len(SCREEN_RES_Q), seed=len(names))
     cut = space["filter_cutoff"]
     if f0_hz:
         lo, hi = max(cut.low, f0_hz * SCREEN_CUTOFF_RATIOS[0]), min(cut.high, f0_hz * SCREEN_CUTOFF_RATIOS[1])
@@ -217,6 +219,19 @@ def _screen_design(arm: Arm, f0_hz: float | None) -> np.ndarray:
                 u[names.index(name)] = space[name].encode(value)
         rows.append(u)
     return np.array(rows)
+
+
+def _sobol_design(dim: int, n_points: int, seed: int = 0) -> np.ndarray:
+    """A scrambled Sobol design of ``n_points`` in the unit cube, shrunk halfway to its centre.
+
+    Returns
+    -------
+    ndarray, shape (n_points, dim)
+    """
+    from scipy.stats import qmc  # noqa: PLC0415
+
+    points = qmc.Sobol(d=dim, scramble=True, seed=seed).random_base2(max(0, math.ceil(math.log2(n_points))))[:n_points]
+    return 0.25 + 0.5 * points
 
 
 CLOSE_RATIO = 2.0
