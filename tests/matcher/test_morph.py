@@ -131,7 +131,8 @@ def test_cli_writes_every_file(tmp_path):
     assert names == sorted([*(f"step_{k:02d}.{ext}" for k in range(4) for ext in ("wav", "json")), "morph.wav", "morph.png"])
     steps = [sf.read(out / f"step_{k:02d}.wav", dtype="float32") for k in range(4)]
     assert all(sr == SR and len(y) == N_SAMPLES for y, sr in steps)
-    whole, sr = sf.read(out / "morph.wav", dtype="float32")
+    whole, whole_sr = sf.read(out / "morph.wav", dtype="float32")
+    assert whole_sr == SR
     assert len(whole) == 4 * N_SAMPLES + 3 * int(round(GAP_S * SR))
     np.testing.assert_array_equal(steps[0][0], render(read_patch(a)[1], SR, N_SAMPLES))
     # The ends are patch files again; a crossfaded step records both sides and their gains.

@@ -149,7 +149,7 @@ def test_nsga2_stays_in_bounds_is_reproducible_and_leaves_random_alone():
 
 
 def test_nsga2_approaches_the_true_front():
-    _, asked, told = _run_zdt1(seed=0, generations=30)
+    _, _, told = _run_zdt1(seed=0, generations=30)
     first, last = told[:32], told[-32 * 5 :]
     # distance of the points to ZDT1's true front f2 = 1 - sqrt(f1) (g = 1) shrinks
     gap = lambda o: float(np.median(o[:, 1] - (1.0 - np.sqrt(o[:, 0]))))  # noqa: E731
