@@ -210,8 +210,19 @@ def render_cmd(
 
 
 @app.command()
-def voices() -> None:
+def voices(as_json: bool = typer.Option(False, "--json", help="Print the voices as JSON: {\"voices\": [{\"name\", \"doc\", \"params\"}]}.")) -> None:
     """List the voices and their parameters with units and ranges."""
+    if as_json:
+        import json  # noqa: PLC0415
+
+        def describe(p) -> dict:
+            if p.is_choice:
+                return {"name": p.name, "unit": p.unit, "choices": list(p.choices)}
+            return {"name": p.name, "unit": p.unit, "low": p.low, "high": p.high, "scale": p.scale}
+
+        doc = {"voices": [{"name": v.name, "doc": v.doc, "params": [describe(p) for p in v.space.params]} for v in VOICES.values()]}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     for v in VOICES.values():
         table = Table(title=f"{v.name}: {v.doc}")
         table.add_column("parameter")

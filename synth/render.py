@@ -117,6 +117,7 @@ class RenderContext:
         self._wavetables: dict[tuple[str, int], Any] = {}
         self._noise: dict[int, Any] = {}
         self._records: dict[int, Any] = {}
+        self._controls: dict[tuple[str, int], Any] = {}
 
     def wavetable(self, osc_type: str, freq_hz: float) -> Any:
         """Band-limited wavetable for ``osc_type`` at ``freq_hz`` (no partial above 0.45·sr)."""
@@ -145,6 +146,21 @@ class RenderContext:
         if table is None:
             table = self.pyo.DataTable(size=n_samples)
             self._records[n_samples] = table
+        return table
+
+    def control_table(self, name: str, size: int) -> Any:
+        """A reusable scratch table of ``size`` points for a voice's control signal ``name``.
+
+        A voice writes its control curve (a pitch or cutoff track) into it at
+        every render; renders are sequential, so one table per (name, size)
+        suffices.  Voices round ``size`` up (e.g. to a power of two) to keep
+        the cache small.
+        """
+        key = (str(name), int(size))
+        table = self._controls.get(key)
+        if table is None:
+            table = self.pyo.DataTable(size=int(size))
+            self._controls[key] = table
         return table
 
 
@@ -210,6 +226,9 @@ class Renderer:
         record = ctx.record_table(int(n_samples))
         ctx.noise_seed = int(noise_seed)
         out = v.build(ctx.pyo, patch, ctx)
+        # TableRec adds 0 x the old content: an inf or NaN left by an earlier
+        # render would otherwise come back as NaN in every later one.
+        np.asarray(record.getBuffer())[:] = 0.0
         rec = ctx.pyo.TableRec(out, table=record, fadetime=0).play()
         for _ in range(math.ceil(n_samples / BUFFER_SIZE) + 1):
             self._server.process()

@@ -1,66 +1,24 @@
-"""Voice definitions: a named parameter space plus the Pyo graph that plays it.
+"""The ``subtractive`` voice, the seed project's architecture.
 
-A new architecture (FM, two oscillators, ...) is a new :class:`Voice` added to
-:data:`VOICES`; the renderer, optimisers and CLI pick it up by name.
+Oscillator (sine, saw, square, triangle) + white noise -> biquad filter
+(lowpass, highpass, bandpass) with resonance -> ADSR -> master volume.
+Its parameter names and choice codes are DESIGN.md §4's (dataset parity).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from synth.params import Param, ParamSpace
+from synth.voices.base import Voice, envelope_times
 
-__all__ = ["Voice", "VOICES", "get_voice", "SUBTRACTIVE", "OSC_TYPES", "FILTER_TYPES", "envelope_times"]
+__all__ = ["SUBTRACTIVE", "VOICE", "OSC_TYPES", "FILTER_TYPES"]
 
 OSC_TYPES: tuple[str, ...] = ("sine", "saw", "square", "triangle")
 """Oscillator choices, in the seed project's integer-code order."""
 
 FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass")
 """Filter choices, in the seed project's integer-code order (also Pyo's Biquad ``type``)."""
-
-
-@dataclass(frozen=True)
-class Voice:
-    """A synth architecture.
-
-    Parameters
-    ----------
-    name : str
-        Registry name, e.g. ``"subtractive"``.
-    space : ParamSpace
-        Its parameters with units and ranges.
-    build : callable
-        ``build(pyo_module, patch, ctx) -> PyoObject`` creates the graph for one
-        note and returns its (mono) output.  ``ctx`` is the renderer's
-        :class:`synth.render.RenderContext` (wavetables, noise table, sr).
-    doc : str
-        One-line description.
-    gain_param : str or None
-        A parameter the output is exactly proportional to (a master volume in
-        [0, 1]); the search solves it in closed form instead of searching it.
-    """
-
-    name: str
-    space: ParamSpace
-    build: Callable[[Any, Mapping[str, float | str], Any], Any]
-    doc: str = ""
-    gain_param: str | None = None
-
-
-def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: float) -> tuple[float, float, float]:
-    """Attack, decay and release as played in a note of ``duree_s`` seconds.
-
-    Pyo's ``Adsr`` never releases when attack + decay runs past the start of
-    the release (``duree - release``): the note would then sustain to the end
-    of the buffer.  When the three stages do not fit in the note they are
-    scaled down together so that they fill it exactly.
-    """
-    total = attack_s + decay_s + release_s
-    if total <= duree_s:
-        return attack_s, decay_s, release_s
-    k = duree_s / total * (1.0 - 1e-6)
-    return attack_s * k, decay_s * k, release_s * k
 
 
 def _build_subtractive(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
@@ -121,19 +79,5 @@ SUBTRACTIVE = Voice(
     gain_param="master_vol",
 )
 
-VOICES: dict[str, Voice] = {SUBTRACTIVE.name: SUBTRACTIVE}
-"""Registry of voices by name."""
-
-
-def get_voice(name: str) -> Voice:
-    """Look a voice up by name.
-
-    Raises
-    ------
-    KeyError
-        With the list of known voices in the message.
-    """
-    try:
-        return VOICES[name]
-    except KeyError:
-        raise KeyError(f"unknown voice {name!r} (known: {', '.join(VOICES)})") from None
+VOICE = SUBTRACTIVE
+"""The voice this module registers (see :mod:`synth.voices`)."""
