@@ -204,3 +204,19 @@ def test_different_voices_crossfade_and_share_their_common_parameters(monkeypatc
     ra, rb = render(side_a, SR, N_SAMPLES, "subtractive"), render(side_b, SR, N_SAMPLES, "test-sine")
     np.testing.assert_allclose(gains[1][0] * ra + gains[1][1] * rb, audio[1], atol=1e-5)
     assert gains[1][0] * rms(ra) == pytest.approx(gains[1][1] * rms(rb), rel=1e-3)  # level-matched halves
+
+
+@pytest.mark.parametrize("voice_name", sorted(__import__("synth.voices", fromlist=["VOICES"]).VOICES))
+def test_every_voice_morphs_with_steady_level(voice_name):
+    from synth.voices import get_voice
+
+    space = get_voice(voice_name).space
+    a = MorphEnd(voice_name, {**space.decode(np.full(space.dim, 0.3)), "duree": DUREE_S})
+    b = MorphEnd(voice_name, {**space.decode(np.full(space.dim, 0.7)), "duree": DUREE_S})
+    steps = plan_morph(a, b, 3)
+    audio, _ = render_morph(steps, SR, N_SAMPLES)
+    np.testing.assert_array_equal(audio[0], render(a.params, SR, N_SAMPLES, voice_name))
+    np.testing.assert_array_equal(audio[-1], render(b.params, SR, N_SAMPLES, voice_name))
+    db = [20 * math.log10(rms(y)) for y in audio]
+    np.testing.assert_allclose(db, np.linspace(db[0], db[-1], 4), atol=0.01)
+    assert all(s.crossfaded == any(p.is_choice and a.params[p.name] != b.params[p.name] for p in space.params) for s in steps[1:-1])

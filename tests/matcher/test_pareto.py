@@ -275,3 +275,17 @@ def test_objectives_do_not_depend_on_the_worker_processes(valid_target, patch):
     np.testing.assert_array_equal(there[0], here[0])
     np.testing.assert_array_equal(there[1], here[1])
     assert there[2] == here[2]
+
+
+@pytest.mark.parametrize("voice_name", sorted(__import__("synth.voices", fromlist=["VOICES"]).VOICES))
+def test_nsga2_searches_every_voice(valid_target, voice_name):
+    _, audio = valid_target
+    rows = []
+    space = get_voice(voice_name).space
+    combo = {p.name: p.choices[0] for p in space.params if p.is_choice}
+    result = run_match(audio, MatchConfig(optimizer="nsga2", budget=70, voice=voice_name, sr=SR), callback=rows.extend, combos=[combo] if combo else None)
+    assert result.evals == 70 and all(r.objectives is not None for r in rows)
+    for r in rows:
+        space.check(r.patch)
+    front = front_of_rows(rows)
+    assert len(front) >= 1 and 0 <= front.knee < len(front)
