@@ -42,6 +42,7 @@ from matcher.predictor import Prediction, Predictor, features_f0, load_default_m
 from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
 from matcher.seeding import SeedRun
 from objectives.pitch import PitchEstimate, estimate_pitch
+from synth.voices import get_voice
 
 __all__ = ["run_predict", "run_hybrid", "HYBRID_KEEP_RATIO", "HYBRID_KEEP_ARMS", "HYBRID_K", "HYBRID_MASS", "HYBRID_SIGMA", "HYBRID_OPTIMIZER", "HYBRID_SCREEN", "HYBRID_FIT_SEEDS", "HYBRID_FIT_SPREAD", "HYBRID_CORRECT_ENVELOPE"]
 
@@ -142,10 +143,10 @@ def run_hybrid(
 
     The result is the best of every evaluation; it uses at most
     ``config.budget`` evaluations (analysis renders included) and is
-    reproducible for a ``config.seed``.  A voice other than ``subtractive``
-    (which the predictor does not know) runs the plain search.
+    reproducible for a ``config.seed``.  A voice that ships no predictor
+    (``Voice.predictor_model`` is ``None``) runs the plain search.
     """
-    if config.voice != "subtractive":
+    if get_voice(config.voice).predictor_model is None:  # no trained seeds for this voice: search from its screening design
         return run_match(target_audio, replace(config, optimizer=optimizer), callback=callback, pitch=pitch)
     t0 = time.perf_counter()
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)

@@ -29,6 +29,10 @@ class Voice:
     gain_param : str or None
         A parameter the output is exactly proportional to (a master volume in
         [0, 1]); the search solves it in closed form instead of searching it.
+    predictor_model : str or None
+        Stem of the trained predictor shipped for this voice in ``matcher/models/``
+        (the ``hybrid`` strategy's seeds and fits); ``None``: the voice has none,
+        and ``hybrid`` runs its search from the screening design alone.
     """
 
     name: str
@@ -36,6 +40,7 @@ class Voice:
     build: Callable[[Any, Mapping[str, float | str], Any], Any]
     doc: str = ""
     gain_param: str | None = None
+    predictor_model: str | None = None
 
 
 def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: float) -> tuple[float, float, float]:

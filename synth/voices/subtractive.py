@@ -77,6 +77,7 @@ SUBTRACTIVE = Voice(
     build=_build_subtractive,
     doc="oscillator (sine/saw/square/triangle) + noise -> biquad (LP/HP/BP) -> ADSR -> master",
     gain_param="master_vol",
+    predictor_model="default",
 )
 
 VOICE = SUBTRACTIVE
