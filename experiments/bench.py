@@ -7,7 +7,10 @@ trial gives the same final loss wherever it runs.  It records the final loss,
 evaluations, wall time, the best patch, the evaluation metrics of the final
 render (:func:`objectives.metrics.all_metrics`, which the fitness never saw),
 parameter errors against the truth where the suite knows it, and the
-best-so-far curve at log-spaced evaluation counts.
+best-so-far curve at log-spaced evaluation counts.  A two-objective optimiser
+(``nsga2``) answers with the knee of its Pareto front (:mod:`matcher.pareto`),
+as ``matcher match`` does, and records the front's size as the metric
+``front_size``.
 
 :func:`run_sweep` runs the trials missing from the store on joblib's ``loky``
 backend (one machine) or ``dask`` backend (a ``dask.distributed`` scheduler),
@@ -121,6 +124,7 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
     """Run one trial; never raises (a failure comes back with ``status="error"`` and the traceback's last line)."""
     record: dict = {"target": target.name, "optimizer": optimizer, "seed": int(seed), "budget": int(budget), "host": f"{socket.gethostname()}:{os.getpid()}"}
     try:
+        from matcher.pareto import front_of_rows  # noqa: PLC0415
         from matcher.search import MatchConfig  # noqa: PLC0415
         from matcher.strategies import run_strategy  # noqa: PLC0415
         from objectives.metrics import all_metrics  # noqa: PLC0415
@@ -131,9 +135,11 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
         bests: list[float] = []
         t0 = time.perf_counter()
         best = [math.inf]
+        scored: list = []  # rows with (spectral, envelope) objectives: a two-objective optimiser's front
 
         def on_batch(rows: Sequence) -> None:
             now = time.perf_counter() - t0
+            scored.extend(r for r in rows if getattr(r, "objectives", None) is not None)
             for r in rows:
                 best[0] = min(best[0], float(r.loss))
                 evals.append(len(evals) + 1)
@@ -143,14 +149,20 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
         config = MatchConfig(optimizer=optimizer, budget=int(budget), seed=int(seed), jobs=1, sr=int(target.sr), voice=voice)
         result = run_strategy(np.asarray(target.audio, dtype=np.float32), config, callback=on_batch)
         wall_s = time.perf_counter() - t0
-        match = render(result.patch, target.sr, len(target.audio), voice)
+        patch, final_loss = dict(result.patch), float(result.loss)
+        front = front_of_rows(scored)
+        if front is not None:  # a two-objective optimiser: the trial's answer is the knee, as in `matcher match`
+            patch, final_loss = dict(front.knee_point.patch), front.knee_point.fitness
+        match = render(patch, target.sr, len(target.audio), voice)
         metrics = all_metrics(match, target.audio, target.sr)
-        metrics.update(score_patch(result.patch, target))
+        metrics.update(score_patch(patch, target))
+        if front is not None:
+            metrics["front_size"] = float(len(front))
         curve = []
         if evals:
             for e in curve_grid(len(evals)):
                 curve.append((int(e), float(walls[e - 1]), float(bests[e - 1])))
-        record.update(status="ok", final_loss=float(result.loss), evals=int(result.evals), wall_s=float(wall_s), patch=dict(result.patch), metrics=metrics)
+        record.update(status="ok", final_loss=final_loss, evals=int(result.evals), wall_s=float(wall_s), patch=patch, metrics=metrics)
         return TrialOutcome(record, curve)
     except Exception as exc:  # noqa: BLE001 - one failing strategy must not end a sweep
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()

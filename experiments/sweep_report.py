@@ -99,7 +99,7 @@ def summary_rows(trials: list[dict]) -> list[dict]:
         for i, o in enumerate(opts):
             ts = [t for t in group if t["optimizer"] == o]
             row: dict = {"suite": label, "optimizer": o, "trials": len(ts)}
-            for name in ("final_loss", "mfcc", "lsd_db", "mrstft", "param_mae", "f0_cents", "wall_s"):
+            for name in ("final_loss", "mfcc", "lsd_db", "mrstft", "mss", "param_mae", "f0_cents", "wall_s", "front_size"):
                 vals = [v for v in (_value(t, name) for t in ts) if v is not None]
                 row[name] = _iqr(vals) if vals else None
             for name in ("osc_ok", "filter_ok", "choices_ok", "f0_ok"):
@@ -129,13 +129,17 @@ SUMMARY_COLUMNS = (
     "MFCC",
     "LSD dB",
     "MR-STFT",
+    "MSS",
     "osc ok",
     "filter ok",
     "f0 ±50 c",
     "param MAE",
     "win rate",
     "wall s",
+    "front points",
 )
+"""Columns of the summary table.  ``MSS`` is the multi-scale spectral distance (metric ``mss``, where the
+store has it); ``front points`` the median size of a two-objective optimiser's final Pareto front (``front_size``)."""
 
 
 def summary_markdown(trials: list[dict], title: str | None = None) -> str:
@@ -158,12 +162,14 @@ def summary_markdown(trials: list[dict], title: str | None = None) -> str:
                     med("mfcc"),
                     med("lsd_db"),
                     med("mrstft"),
+                    med("mss"),
                     _fmt_pct(r["osc_ok"]),
                     _fmt_pct(r["filter_ok"]),
                     _fmt_pct(r["f0_ok"]),
                     med("param_mae", 2),
                     _fmt_pct(r["win_rate"]),
                     med("wall_s", 2),
+                    med("front_size"),
                 ]
             )
             + " |"

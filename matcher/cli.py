@@ -234,7 +234,7 @@ def voices(as_json: bool = typer.Option(False, "--json", help="Print the voices 
         out_console.print(table)
 
 
-EXTENSIONS = ("matcher.cli_learn", "experiments.cli_bench", "matcher.cli_export", "matcher.cli_serve")
+EXTENSIONS = ("matcher.cli_learn", "experiments.cli_bench", "matcher.cli_export", "matcher.cli_serve", "matcher.cli_morph")
 """Modules that add commands: each defines ``register(app)``."""
 
 

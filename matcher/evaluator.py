@@ -31,13 +31,13 @@ NEED_TARGET = "need-target"
 
 
 def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]] | str:
-    """Evaluate one chunk in a worker: ``(key, audio or None, sr, voice, weights, solve_gain, patches)``.
+    """Evaluate one chunk in a worker: ``(key, audio or None, sr, voice, weights, solve_gain, patches[, two_objectives])``.
 
     The audio travels once per worker and target (:meth:`Evaluator.warm_up`);
     later chunks carry only its key.  A worker that has not seen the key (a
     respawned one) answers :data:`NEED_TARGET`.
     """
-    key, target_audio, sr, voice, weights, solve_gain, patches = job
+    key, target_audio, sr, voice, weights, solve_gain, patches, *two = job
     cached = _WORKER_CACHE.get(key)
     if cached is None:
         if target_audio is None:
@@ -45,7 +45,27 @@ def _evaluate_chunk(job: tuple) -> list[tuple[float, float | None]] | str:
         _WORKER_CACHE.clear()
         cached = _WORKER_CACHE[key] = (Fitness(analyse(target_audio, sr), weights), float(np.dot(target_audio, target_audio)))
     fitness, target_power = cached
+    if two and two[0]:  # issue 11: (loss, gain, (spectral, envelope)) per patch
+        return _with_objectives(fitness, patches, sr, voice, target_power if solve_gain else None)
     return [loss_of_patch(fitness, p, sr, fitness.features.n_samples, voice, target_power if solve_gain else None) for p in patches]
+
+
+def _with_objectives(fitness: Fitness, patches, sr: int, voice: str, target_power: float | None) -> list[tuple[float, float | None, tuple[float, float]]]:
+    """Issue 11: like :func:`loss_of_patch` for each patch, with its ``(spectral, envelope)`` objectives."""
+    recorder = _ObjectiveRecorder(fitness)
+    return [(*loss_of_patch(recorder, p, sr, fitness.features.n_samples, voice, target_power), recorder.last) for p in patches]
+
+
+class _ObjectiveRecorder:
+    """A :class:`Fitness` stand-in whose distance is the sum of the two objectives, which it keeps (issue 11)."""
+
+    def __init__(self, fitness: Fitness) -> None:
+        self.fitness = fitness
+        self.last: tuple[float, float] | None = None
+
+    def __call__(self, audio: np.ndarray) -> float:
+        self.last = self.fitness.objectives(audio)
+        return self.last[0] + self.last[1]
 
 
 def loss_of_patch(
@@ -163,10 +183,10 @@ class Evaluator:
         self._local: Fitness | None = None
         self._target_power = float(np.dot(self.target_audio, self.target_audio))
 
-    def _job(self, patches: Sequence[Mapping[str, float | str]], with_audio: bool = False) -> tuple:
-        return (self._key, self.target_audio if with_audio else None, self.sr, self.voice, self.weights, self.solve_gain, list(patches))
+    def _job(self, patches: Sequence[Mapping[str, float | str]], with_audio: bool = False, two: bool = False) -> tuple:
+        return (self._key, self.target_audio if with_audio else None, self.sr, self.voice, self.weights, self.solve_gain, list(patches), *((True,) if two else ()))
 
-    def _evaluate_here(self, patches: Sequence[Mapping[str, float | str]]) -> list[tuple[float, float | None]]:
+    def _evaluate_here(self, patches: Sequence[Mapping[str, float | str]], two: bool = False) -> list[tuple]:
         from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
         # One BLAS thread, as in the workers (WORKER_ENV): a threaded matrix product sums in
@@ -175,6 +195,8 @@ class Evaluator:
             if self._local is None:
                 self._local = Fitness(analyse(self.target_audio, self.sr), self.weights)
             power = self._target_power if self.solve_gain else None
+            if two:  # issue 11
+                return _with_objectives(self._local, patches, self.sr, self.voice, power)
             return [loss_of_patch(self._local, p, self.sr, self.n_samples, self.voice, power) for p in patches]
 
     def evaluate(self, patches: Sequence[Mapping[str, float | str]]) -> tuple[np.ndarray, list[dict[str, float | str]]]:
@@ -194,7 +216,28 @@ class Evaluator:
         out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g) in zip(patches, results)]
         return np.array([loss for loss, _ in results], dtype=float), out
 
-    def _evaluate_shared(self, patches: list[Mapping[str, float | str]]) -> list[tuple[float, float | None]]:
+    # -- two objectives (issue 11) --
+    def evaluate_objectives(self, patches: Sequence[Mapping[str, float | str]]) -> tuple[np.ndarray, np.ndarray, list[dict[str, float | str]]]:
+        """Like :meth:`evaluate`, and also each patch's ``(spectral, envelope)`` objectives.
+
+        Returns
+        -------
+        losses : ndarray, shape (n,)
+            ``spectral + envelope``: the fitness, up to float rounding.
+        objectives : ndarray, shape (n, 2)
+        patches : list of dict
+        """
+        if self._executor is None or len(patches) < 2:
+            results = self._evaluate_here(patches, two=True)
+        else:
+            results = self._evaluate_shared(list(patches), two=True)
+        gain_param = get_voice(self.voice).gain_param
+        out = [dict(p) if g is None else {**p, gain_param: g} for p, (_, g, _) in zip(patches, results)]
+        objectives = np.array([o for _, _, o in results], dtype=float).reshape(-1, 2)
+        return np.array([loss for loss, _, _ in results], dtype=float), objectives, out
+    # -- end of the two objectives --
+
+    def _evaluate_shared(self, patches: list[Mapping[str, float | str]], two: bool = False) -> list[tuple]:
         """Evaluate in this process and the workers together.
 
         The batch is cut into :data:`CHUNKS_PER_WORKER` chunks per process.
@@ -206,12 +249,12 @@ class Evaluator:
         n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
         bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
         chunks = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-        futures = [self._executor.submit(_evaluate_chunk, self._job(c)) for c in chunks[1:]]
-        answers = [self._evaluate_here(chunks[0])]
+        futures = [self._executor.submit(_evaluate_chunk, self._job(c, two=two)) for c in chunks[1:]]
+        answers = [self._evaluate_here(chunks[0], two)]
         for chunk, future in zip(chunks[1:], futures):
-            answer = self._evaluate_here(chunk) if future.cancel() else future.result()
+            answer = self._evaluate_here(chunk, two) if future.cancel() else future.result()
             if isinstance(answer, str):  # that worker had not seen the target yet
-                answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True)).result()
+                answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True, two=two)).result()
             answers.append(answer)
         return [x for answer in answers for x in answer]
 

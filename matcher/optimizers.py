@@ -7,7 +7,8 @@ processes), so a seed gives the same sequence of candidates whatever ``--jobs``.
 
 Registered names (kebab-case): ``ga`` (DEAP), ``cma``, ``diagonal-cma`` (pycma, the
 CMA-ES library Nevergrad wraps, called directly for its lower overhead), ``de``, ``pso``,
-``ngopt``, ``one-plus-one`` (Nevergrad, on a flat ``ng.p.Array``), ``random``.
+``ngopt``, ``one-plus-one`` (Nevergrad, on a flat ``ng.p.Array``), ``random``, and
+``nsga2`` (DEAP's NSGA-II on the two objectives spectral and envelope distance).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class Optimizer(ABC):
     """
 
     batch_size: int = 1
+    n_objectives: int = 1
+    """Objectives the optimiser minimises; with 2 the search calls ``tell(u, losses, objectives=...)``
+    with the ``(spectral, envelope)`` split of each loss (:meth:`objectives.distance.Fitness.objectives`)."""
 
     def __init__(self, dim: int, budget: int, seed: int = 0, x0: np.ndarray | None = None, sigma0: float | np.ndarray | None = None) -> None:
         if dim < 1:
@@ -342,3 +346,72 @@ class PyDiagonalCMA(_PyCMA):
     """
 
     diagonal = True
+
+
+# -- two objectives (issue 11) -------------------------------------------------------------
+class _Individual(list):
+    """A DEAP individual: genes in [0, 1] and a two-objective ``fitness``."""
+
+    fitness: object
+
+
+@register("nsga2")
+class DeapNSGA2(DeapGA):
+    """NSGA-II (DEAP ``selNSGA2``) on two objectives: the spectral and the envelope distance.
+
+    A generation of ``batch_size`` offspring is bred from the parents by
+    dominance-and-crowding tournaments (``selTournamentDCD``), simulated binary
+    crossover (``cxSimulatedBinaryBounded``, eta 20, probability 0.9) and
+    polynomial mutation (``mutPolynomialBounded``, eta 20, one gene in ``dim``
+    on average), all bounded to [0, 1]; parents and offspring together are cut
+    back to ``batch_size`` by ``selNSGA2``.  The first population is spread
+    around ``x0`` as :class:`DeapGA`'s.  Seeded with its own ``random.Random``
+    (the global generator is untouched).  :meth:`recommend` is the best scalar
+    loss (their sum); the Pareto front over a whole match is kept by
+    :mod:`matcher.pareto`.  Told without objectives, it uses the loss as both
+    (a plain single-objective NSGA-II).
+    """
+
+    n_objectives = 2
+    batch_size = 32  # selTournamentDCD needs a multiple of 4
+    eta_cx = 20.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from deap import base  # noqa: PLC0415
+
+        self._fitness_cls = type("NSGA2Fitness", (base.Fitness,), {"weights": (-1.0, -1.0)})
+        self._parents: list[_Individual] = []
+        self._objectives: np.ndarray | None = None
+
+    def _individual(self, genes, objectives=None) -> _Individual:
+        ind = _Individual(float(g) for g in genes)
+        ind.fitness = self._fitness_cls()
+        if objectives is not None:
+            ind.fitness.values = tuple(float(v) for v in objectives)
+        return ind
+
+    def tell(self, u: np.ndarray, losses: np.ndarray, objectives: np.ndarray | None = None) -> None:
+        """Report the losses (shape (n,)) and, preferably, the objectives (shape (n, 2)) of ``u``."""
+        self._objectives = None if objectives is None else np.asarray(objectives, dtype=float).reshape(-1, 2)
+        super().tell(u, losses)
+
+    def _tell(self, u: np.ndarray, losses: np.ndarray) -> None:
+        objectives = self._objectives if self._objectives is not None else np.repeat(losses[:, None], 2, axis=1)
+        objectives = np.where(np.isfinite(objectives), objectives, 1e12)
+        offspring = [self._individual(x, o) for x, o in zip(u, objectives)]
+        self._pop = self._with_rng(self._next_nsga_generation, offspring)
+
+    def _next_nsga_generation(self, offspring: list[_Individual]) -> np.ndarray:
+        tools, rnd = self._tools, _random
+        self._parents = tools.selNSGA2(self._parents + offspring, self.batch_size)
+        chosen = tools.selTournamentDCD(self._parents, self.batch_size)
+        children = [self._individual(ind) for ind in chosen]
+        indpb = 1.0 / self.dim
+        for a, b in zip(children[::2], children[1::2]):
+            if rnd.random() < self.cx_prob:
+                tools.cxSimulatedBinaryBounded(a, b, eta=self.eta_cx, low=0.0, up=1.0)
+        for child in children:
+            tools.mutPolynomialBounded(child, eta=self.eta_mut, low=0.0, up=1.0, indpb=indpb)
+        return np.clip(np.array(children, dtype=float), 0.0, 1.0)
+# -- end of the two objectives -------------------------------------------------------------

@@ -131,6 +131,7 @@ class MatchOutcome:
     stopped_by: str
     search_wall_s: float
     info: dict = field(default_factory=dict)
+    front: Any = None  # issue 11: matcher.pareto.ParetoFront of a two-objective match (nsga2), whose knee is ``patch``
 
     @property
     def evals(self) -> int:
@@ -154,6 +155,11 @@ class MatchOutcome:
             "polish_evals": self.polish_evals,
             "metrics": self.metrics,
         }
+        if self.front is not None:  # issue 11
+            from matcher.pareto import KNEE_RULE  # noqa: PLC0415
+
+            knee = self.front.knee_point
+            extra["pareto"] = {"front_size": len(self.front), "knee": KNEE_RULE, "spectral": knee.spectral, "envelope": knee.envelope}
         return patch_document(self.patch, s.voice, self.target.orig_sr, self.loss, **extra)
 
 
@@ -198,12 +204,14 @@ def match_target(
     from synth.render import render  # noqa: PLC0415
 
     from matcher.evaluator import start_workers  # noqa: PLC0415
+    from matcher.pareto import front_of_rows, is_two_objective  # noqa: PLC0415
 
     s = settings
     sr = int(target.sr)
     jobs = default_jobs(s.budget) if s.jobs is None else s.jobs
     start_workers(jobs, s.voice, sr)  # their start-up overlaps the analysis below
-    n_polish = polish_budget(s.budget, sr, target.orig_sr)
+    two_objectives = is_two_objective(s.optimizer)  # issue 11: the knee of the front is the match, never re-polished on one objective
+    n_polish = 0 if two_objectives else polish_budget(s.budget, sr, target.orig_sr)
     config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=jobs, voice=s.voice, sr=sr)
     rows: list = []
 
@@ -231,16 +239,19 @@ def match_target(
     # Polish rows are distances at the target's rate: the best of those wins when there are any.
     polished = [r for r in rows if r.arm == polish_label]
     best_row = min(polished or rows, key=lambda r: r.loss)
-    patch = dict(best_row.patch)
+    patch, loss = dict(best_row.patch), float(best_row.loss)
+    front = front_of_rows(rows) if two_objectives else None  # issue 11
+    if front is not None:
+        patch, loss = dict(front.knee_point.patch), front.knee_point.fitness
     match_audio = render(patch, target.orig_sr, len(target.orig_audio), s.voice)
     metrics = {
         "mfcc_distance": mfcc_distance(match_audio, target.orig_audio, target.orig_sr),
         "log_spectral_distance_db": log_spectral_distance(match_audio, target.orig_audio, target.orig_sr),
     }
     return MatchOutcome(
-        target=target, settings=s, patch=patch, loss=float(best_row.loss), distance_sr=target.orig_sr if polished else sr,
+        target=target, settings=s, patch=patch, loss=loss, distance_sr=target.orig_sr if polished else sr,
         rows=rows, polish_evals=len(polished), match_audio=match_audio, metrics=metrics, pitch=pitch,
-        stopped_by=stopped_by, search_wall_s=rows[-1].wall_s, info=info,
+        stopped_by=stopped_by, search_wall_s=rows[-1].wall_s, info=info, front=front,
     )
 
 
@@ -279,7 +290,7 @@ def publish_folder(files: dict[str, Callable[[Path], None]], out: Path) -> None:
 
 
 def outcome_files(outcome: MatchOutcome, title_name: str | None = None) -> dict[str, Callable[[Path], None]]:
-    """Writers of ``patch.json``, ``match.wav``, ``history.csv`` and ``report.png``, by file name.
+    """Writers of ``patch.json``, ``match.wav``, ``history.csv``, ``report.png`` (and ``pareto.csv`` for a two-objective match), by file name.
 
     Each writer takes the path to write; use with :func:`publish_folder`.
     """
@@ -299,11 +310,18 @@ def outcome_files(outcome: MatchOutcome, title_name: str | None = None) -> dict[
             path, tgt.orig_audio, outcome.match_audio, tgt.orig_sr, [r.best_loss for r in outcome.rows],
             title=f"{name}: distance {outcome.loss:.4g} at {outcome.distance_sr} Hz ({s.optimizer}, {outcome.evals} evals)",
             polish_start=outcome.evals - polished + 1 if polished else None,
+            front=None if outcome.front is None else outcome.front.objectives(),
+            knee=None if outcome.front is None else outcome.front.knee,
         )
 
-    return {
+    files = {
         "patch.json": lambda p: write_text_atomic(p, json.dumps(outcome.document(), indent=2) + "\n"),
         "match.wav": lambda p: write_wav_atomic(p, outcome.match_audio, tgt.orig_sr),
         "history.csv": lambda p: write_text_atomic(p, history_csv(outcome.rows, param_names)),
         "report.png": write_report,
     }
+    if outcome.front is not None:  # issue 11
+        from matcher.pareto import pareto_csv  # noqa: PLC0415
+
+        files["pareto.csv"] = lambda p: write_text_atomic(p, pareto_csv(outcome.front, param_names))
+    return files

@@ -25,6 +25,18 @@ def _rms_db(y: np.ndarray) -> np.ndarray:
     return 20.0 * np.log10(np.maximum(librosa.feature.rms(y=y, frame_length=1024, hop_length=256)[0], 1e-6))
 
 
+def _plot_front(ax, front: np.ndarray, knee: int | None) -> None:
+    """The Pareto front (spectral against envelope distance) with the knee marked."""
+    order = np.argsort(front[:, 0])
+    ax.step(front[order, 0], front[order, 1], where="post", color="grey", lw=0.8, alpha=0.6)
+    ax.plot(front[:, 0], front[:, 1], "o", ms=4, label=f"front ({len(front)} points)")
+    if knee is not None:
+        ax.plot(front[knee, 0], front[knee, 1], "*", ms=16, color="crimson", label="knee (the match)")
+    ax.set(xlabel="spectral distance (dB)", ylabel="envelope distance (dB)", title="Pareto front")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def plot_match_report(
     path: str | os.PathLike,
     target: np.ndarray,
@@ -33,6 +45,8 @@ def plot_match_report(
     best_loss: Sequence[float],
     title: str = "",
     polish_start: int | None = None,
+    front: np.ndarray | None = None,
+    knee: int | None = None,
 ) -> None:
     """Write ``report.png``: target vs match log-mel spectrograms, RMS envelopes, convergence.
 
@@ -51,6 +65,11 @@ def plot_match_report(
     polish_start : int, optional
         First evaluation of the polish at the target's rate (its distances are
         on another scale); marked with a vertical line.
+    front : ndarray, shape (n, 2), optional
+        A two-objective match's Pareto front (spectral, envelope distance):
+        drawn in a third panel on the bottom row.
+    knee : int, optional
+        Index in ``front`` of the point returned as the match, marked.
     """
     import matplotlib  # noqa: PLC0415
 
@@ -60,20 +79,24 @@ def plot_match_report(
 
     n = len(target)
     match = np.pad(match[:n], (0, max(0, n - len(match))))
-    fig = plt.figure(figsize=(12, 8), constrained_layout=True)
-    grid = fig.add_gridspec(2, 2)
+    # With a front (issue 11) the bottom row has three panels: a 6-column grid keeps the top row in halves.
+    cols = 6 if front is not None else 2
+    fig = plt.figure(figsize=(15 if front is not None else 12, 8), constrained_layout=True)
+    grid = fig.add_gridspec(2, cols)
+    top = (slice(0, cols // 2), slice(cols // 2, cols))
+    bottom = (slice(0, 2), slice(2, 4), slice(4, 6)) if front is not None else (0, 1)
     for col, (name, y) in enumerate((("target", target), ("match", match))):
-        ax = fig.add_subplot(grid[0, col])
+        ax = fig.add_subplot(grid[0, top[col]])
         img = librosa.display.specshow(_log_mel_db(y, sr), sr=sr, hop_length=256, x_axis="time", y_axis="mel", ax=ax, vmin=-80, vmax=0, cmap="magma")
         ax.set_title(f"{name}: log-mel spectrogram")
     fig.colorbar(img, ax=fig.axes[:2], format="%+.0f dB", shrink=0.8)
-    ax = fig.add_subplot(grid[1, 0])
+    ax = fig.add_subplot(grid[1, bottom[0]])
     t = np.arange(len(_rms_db(target))) * 256 / sr
     ax.plot(t, _rms_db(target), label="target", lw=2)
     ax.plot(t, _rms_db(match)[: len(t)], label="match", lw=1.2, ls="--")
     ax.set(xlabel="time (s)", ylabel="RMS (dBFS)", title="RMS envelopes", ylim=(max(-100, float(np.min(_rms_db(target))) - 5), 3))
     ax.legend()
-    ax = fig.add_subplot(grid[1, 1])
+    ax = fig.add_subplot(grid[1, bottom[1]])
     losses = np.asarray(best_loss, dtype=float)
     ax.plot(np.arange(1, len(losses) + 1), np.maximum(losses, 1e-6))
     if polish_start is not None:
@@ -81,6 +104,8 @@ def plot_match_report(
         ax.legend()
     ax.set(xlabel="evaluations", ylabel="best distance", title="convergence", yscale="log")
     ax.grid(True, which="both", alpha=0.3)
+    if front is not None:  # issue 11
+        _plot_front(fig.add_subplot(grid[1, bottom[2]]), np.asarray(front, dtype=float).reshape(-1, 2), knee)
     if title:
         fig.suptitle(title)
     path = Path(path)

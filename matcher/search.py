@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from matcher.evaluator import Evaluator
-from matcher.optimizers import DEFAULT_OPTIMIZER, Optimizer, make_optimizer
+from matcher.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS, Optimizer, make_optimizer
 from objectives.distance import FitnessWeights
 from objectives.envelope import AdsrFit, fit_adsr
 from objectives.pitch import PitchEstimate, estimate_pitch
@@ -105,6 +105,7 @@ class Evaluation:
     best_loss: float
     arm: str
     patch: Mapping[str, float | str]
+    objectives: tuple[float, float] | None = None  # (spectral, envelope) when the optimiser has two objectives (issue 11)
 
 
 @dataclass
@@ -366,6 +367,7 @@ def run_match(
         raise ValueError("no choice combination to search")
 
     state = {"best_loss": math.inf, "best_patch": None, "n_evals": 0}
+    two_objectives = getattr(OPTIMIZERS.get(config.optimizer), "n_objectives", 1) == 2  # issue 11
 
     def evaluate(batch: list[tuple[Arm, np.ndarray]]) -> list[np.ndarray]:
         """Evaluate every arm's rows (truncated to the budget); return each arm's losses."""
@@ -375,21 +377,27 @@ def run_match(
             for row in u[: max(0, room - len(patches))]:
                 patches.append(arm.space.decode(row))
                 owners.append(arm)
-        losses, evaluated = evaluator.evaluate(patches)
+        # -- two objectives (issue 11): the evaluator also returns (spectral, envelope) per patch --
+        if two_objectives:
+            losses, objectives, evaluated = evaluator.evaluate_objectives(patches)
+        else:
+            (losses, evaluated), objectives = evaluator.evaluate(patches), [None] * len(patches)
+        # -- end of the two objectives --
         now = time.perf_counter() - t0
         rows = []
-        for patch, arm, loss in zip(evaluated, owners, losses):
+        for patch, arm, loss, objs in zip(evaluated, owners, losses, objectives):
             state["n_evals"] += 1
             arm.evals += 1
             arm.best_loss = min(arm.best_loss, float(loss))
             if loss < state["best_loss"]:
                 state["best_loss"], state["best_patch"] = float(loss), patch
-            rows.append(Evaluation(state["n_evals"], now, float(loss), state["best_loss"], arm.label, patch))
+            rows.append(Evaluation(state["n_evals"], now, float(loss), state["best_loss"], arm.label, patch, None if objs is None else (float(objs[0]), float(objs[1]))))
         if callback is not None and rows:
             callback(rows)
-        out, start = [], 0
+        out, start, state["objectives"] = [], 0, []
         for _, u in batch:
             out.append(losses[start : start + len(u)])
+            state["objectives"].append(objectives[start : start + len(u)])  # issue 11: per arm, for tell
             start += len(u)
         return out
 
@@ -450,9 +458,12 @@ def run_match(
                 stopped_by = "time limit"
                 break
             batch = [(arm, arm.optimizer.ask()) for arm in alive]
-            for (arm, u), losses in zip(batch, evaluate(batch)):
+            for j, ((arm, u), losses) in enumerate(zip(batch, evaluate(batch))):
                 if len(losses) == len(u):  # a truncated last batch is not told (the search ends there)
-                    arm.optimizer.tell(u, losses)
+                    if two_objectives:  # issue 11
+                        arm.optimizer.tell(u, losses, objectives=state["objectives"][j])
+                    else:
+                        arm.optimizer.tell(u, losses)
         if stopped_by != "budget":
             break
     evaluator.close()

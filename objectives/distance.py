@@ -46,7 +46,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from objectives.features import Features
+from objectives.features import ENVELOPE_TERM, Features
 
 __all__ = ["FitnessWeights", "Fitness", "NONFINITE_PENALTY"]
 
@@ -167,6 +167,26 @@ class Fitness:
         out = {name: 10.0 * math.sqrt(m) if math.isfinite(m) else math.inf for name, m in zip(self.term_names, ms)}
         out["total"] = self(audio)
         return out
+
+    # -- two objectives (issue 11: matcher.optimizers' nsga2) -------------------------------
+    def objectives(self, audio: np.ndarray) -> tuple[float, float]:
+        """The fitness split in two objectives: ``(spectral, envelope)``, in dB.
+
+        ``spectral`` is the weighted sum of every term but the envelope (fine,
+        coarse and time), ``envelope`` the weighted envelope term; their sum is
+        :meth:`__call__` (up to float rounding).  Audio with NaN or infinite
+        samples gets half of :data:`NONFINITE_PENALTY` in each.
+        """
+        spectral = envelope = 0.0
+        for name, m, w in zip(self.term_names, self._mean_squares(audio), self._weight):
+            if name == ENVELOPE_TERM:
+                envelope += w * math.sqrt(m)
+            else:
+                spectral += w * math.sqrt(m)
+        if not math.isfinite(spectral + envelope):
+            return 0.5 * NONFINITE_PENALTY, 0.5 * NONFINITE_PENALTY
+        return 10.0 * spectral, 10.0 * envelope
+    # -- end of the two objectives -----------------------------------------------------------
 
     def __call__(self, audio: np.ndarray) -> float:
         """Distance of ``audio`` to the target.
