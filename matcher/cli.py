@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from matcher.optimizers import OPTIMIZERS
-from matcher.pipeline import DEFAULT_BUDGET, DEFAULT_SR, MAX_DURATION_S, publish_folder
+from matcher.pipeline import DEFAULT_BUDGET, MAX_DURATION_S, publish_folder
 from matcher.strategies import DEFAULT_STRATEGY
 from synth.voices import VOICES
 

@@ -266,6 +266,17 @@ def _sigma_vector(space: ParamSpace, sigma0: float, voiced: bool, spread: Mappin
     return sigma
 
 
+@dataclass
+class _Tally:
+    """What the evaluations of one match have found so far (shared by its batches)."""
+
+    n_evals: int = 0
+    best_loss: float = math.inf
+    best_patch: Mapping[str, float | str] | None = None
+    objectives: list = field(default_factory=list)
+    """Per arm of the last batch, its rows' (spectral, envelope) pairs, for two-objective optimisers."""
+
+
 def _is_favoured(arm: Arm, favoured: Sequence[Mapping[str, str]], choice_names: Sequence[str]) -> bool:
     return any(all(arm.space.locked.get(n) == str(c.get(n)) for n in choice_names) for c in favoured)
 
@@ -366,12 +377,12 @@ def run_match(
     if not arms:
         raise ValueError("no choice combination to search")
 
-    state = {"best_loss": math.inf, "best_patch": None, "n_evals": 0}
+    state = _Tally()
     two_objectives = getattr(OPTIMIZERS.get(config.optimizer), "n_objectives", 1) == 2  # issue 11
 
     def evaluate(batch: list[tuple[Arm, np.ndarray]]) -> list[np.ndarray]:
         """Evaluate every arm's rows (truncated to the budget); return each arm's losses."""
-        room = config.budget - state["n_evals"]
+        room = config.budget - state.n_evals
         patches, owners = [], []
         for arm, u in batch:
             for row in u[: max(0, room - len(patches))]:
@@ -386,18 +397,18 @@ def run_match(
         now = time.perf_counter() - t0
         rows = []
         for patch, arm, loss, objs in zip(evaluated, owners, losses, objectives):
-            state["n_evals"] += 1
+            state.n_evals += 1
             arm.evals += 1
             arm.best_loss = min(arm.best_loss, float(loss))
-            if loss < state["best_loss"]:
-                state["best_loss"], state["best_patch"] = float(loss), patch
-            rows.append(Evaluation(state["n_evals"], now, float(loss), state["best_loss"], arm.label, patch, None if objs is None else (float(objs[0]), float(objs[1]))))
+            if loss < state.best_loss:
+                state.best_loss, state.best_patch = float(loss), patch
+            rows.append(Evaluation(state.n_evals, now, float(loss), state.best_loss, arm.label, patch, None if objs is None else (float(objs[0]), float(objs[1]))))
         if callback is not None and rows:
             callback(rows)
-        out, start, state["objectives"] = [], 0, []
+        out, start, state.objectives = [], 0, []
         for _, u in batch:
             out.append(losses[start : start + len(u)])
-            state["objectives"].append(objectives[start : start + len(u)])  # issue 11: per arm, for tell
+            state.objectives.append(objectives[start : start + len(u)])  # issue 11: per arm, for tell
             start += len(u)
         return out
 
@@ -430,7 +441,7 @@ def run_match(
         for arm, _, _, has_seeds in pending
     ]
     grid_batches = [(arm, u) for arm, u in grid_batches if len(u)]
-    if grid_batches and state["n_evals"] < config.budget:
+    if grid_batches and state.n_evals < config.budget:
         for (arm, u), losses in zip(grid_batches, evaluate(grid_batches)):
             told[id(arm)].extend((x, float(loss), None) for x, loss in zip(u, losses))
     for i, arm in enumerate(arms):
@@ -445,7 +456,7 @@ def run_match(
         plan = _round_plan(len(alive), config.eta, config.final_arms)
     else:
         plan = _round_plan(len(arms), config.eta, config.final_arms)[1:] or [len(arms)]
-    spent0 = state["n_evals"]
+    spent0 = state.n_evals
     round_budget = (config.budget - spent0) / len(plan)
     stopped_by = "budget"
     for r, n_alive in enumerate(plan):
@@ -453,7 +464,7 @@ def run_match(
         close = sum(a.best_loss <= CLOSE_RATIO * ranked[0].best_loss for a in ranked)
         alive = ranked[: max(n_alive, min(close, MAX_CLOSE_ARMS))]
         round_end = config.budget if r == len(plan) - 1 else min(config.budget, spent0 + round((r + 1) * round_budget))
-        while state["n_evals"] < round_end:
+        while state.n_evals < round_end:
             if config.time_limit_s is not None and time.perf_counter() - t0 >= config.time_limit_s:
                 stopped_by = "time limit"
                 break
@@ -461,11 +472,11 @@ def run_match(
             for j, ((arm, u), losses) in enumerate(zip(batch, evaluate(batch))):
                 if len(losses) == len(u):  # a truncated last batch is not told (the search ends there)
                     if two_objectives:  # issue 11
-                        arm.optimizer.tell(u, losses, objectives=state["objectives"][j])
+                        arm.optimizer.tell(u, losses, objectives=state.objectives[j])
                     else:
                         arm.optimizer.tell(u, losses)
         if stopped_by != "budget":
             break
     evaluator.close()
-    assert state["best_patch"] is not None
-    return MatchResult(dict(state["best_patch"]), state["best_loss"], state["n_evals"], time.perf_counter() - t0, pitch, arms, stopped_by)
+    assert state.best_patch is not None
+    return MatchResult(dict(state.best_patch), state.best_loss, state.n_evals, time.perf_counter() - t0, pitch, arms, stopped_by)
