@@ -153,7 +153,8 @@ def match(
         err_console.print("interrupted before the first evaluation; nothing written")
         raise typer.Exit(130)
     try:
-        publish_folder(outcome_files(outcome, target.name), out)
+        files = outcome_files(outcome, target.name)
+        publish_folder(files, out)
     except OSError as exc:
         fail(f"{out}: cannot write the results ({exc.strerror or exc})")
     pitch = outcome.pitch
@@ -168,7 +169,7 @@ def match(
             {"distance at": f"{outcome.distance_sr} Hz", "f0 estimate": f0_text, "MFCC distance": f"{outcome.metrics['mfcc_distance']:.3f}", "stopped by": outcome.stopped_by},
         )
     )
-    out_console.print(f"wrote {out}/patch.json, match.wav, history.csv, report.png  ({time.perf_counter() - t_start:.1f} s in all)")
+    out_console.print(f"wrote {out}/{', '.join(files)}  ({time.perf_counter() - t_start:.1f} s in all)")
     if outcome.stopped_by == "interrupted":
         raise typer.Exit(130)
 
