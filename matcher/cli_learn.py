@@ -25,11 +25,13 @@ def dataset(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (does not change the output)."),
     sr: int = typer.Option(22050, "--sr", help="Sample rate in Hz."),
     duration: float = typer.Option(1.0, "--duration", help="Note length in seconds."),
+    sampler: str = typer.Option("v2", "--sampler", help="Distribution of the patches (synth.sampling): v2 (broad, default) or v1 (before issue #8)."),
 ) -> None:
     """Generate N valid random patches: one WAV each, params.csv (seed columns) and a features cache."""
     from matcher.cli import err_console, fail, out_console  # noqa: PLC0415
     from matcher.predictor import FEATURE_VERSION, predictor_features  # noqa: PLC0415
     from synth.dataset import DatasetError, generate_dataset  # noqa: PLC0415
+    from synth.sampling import SAMPLERS  # noqa: PLC0415
     from synth.voices import SUBTRACTIVE  # noqa: PLC0415
 
     if n < 1:
@@ -43,12 +45,14 @@ def dataset(
         fail(f"--duration must be within [0.3, {d.high:g}] seconds, got {duration}")
     if out.exists() and not out.is_dir():
         fail(f"{out}: exists and is not a folder")
+    if sampler not in SAMPLERS:
+        fail(f"--sampler must be one of {', '.join(sorted(SAMPLERS))}, got {sampler!r}")
     progress = Progress(TextColumn("[bold]dataset[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err_console)
     try:
         with progress:
             task = progress.add_task("dataset", total=n)
             summary = generate_dataset(out, n, seed=seed, jobs=jobs, sr=sr, duration=duration, features=predictor_features,
-                                       feature_version=FEATURE_VERSION, on_chunk=lambda k: progress.advance(task, k))
+                                       feature_version=FEATURE_VERSION, on_chunk=lambda k: progress.advance(task, k), sampler=sampler)
     except DatasetError as exc:
         fail(str(exc))
     total_rej = sum(summary.rejections.values())

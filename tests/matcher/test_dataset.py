@@ -142,3 +142,5 @@ def test_cli_dataset_and_bad_input(tmp_path, small_chunks):
     assert r.exit_code == 2 and "error:" in r.output and not (tmp_path / "e").exists()
     r = runner.invoke(app, ["dataset", "--n", "5", "--out", str(tmp_path / "d"), "--duration", "0.5", "--seed", "3"])
     assert r.exit_code == 2 and "seed" in r.output
+    r = runner.invoke(app, ["dataset", "--n", "5", "--out", str(tmp_path / "f"), "--sampler", "v9"])
+    assert r.exit_code == 2 and "--sampler" in r.output and not (tmp_path / "f").exists()
