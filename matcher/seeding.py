@@ -33,13 +33,18 @@ from objectives.pitch import PitchEstimate
 from synth.render import render
 from synth.voices import get_voice
 
-__all__ = ["Seed", "SeedRun", "FIT_SPREAD", "clip_patch"]
+__all__ = ["Seed", "SeedRun", "FIT_SPREAD", "UNFITTED_FILTER_SPREAD", "clip_patch"]
 
 FIT_SPREAD = {"filter_cutoff": 0.05, "filter_res": 0.1, "noise_vol": 0.02, "osc_freq": 0.002,
               "env_attack": 0.15, "env_decay": 0.06, "env_sustain": 0.005, "env_release": 0.02}
 """Initial spread of the search around a fitted seed, in octaves (cutoff, Q, pitch, times) or
 level units (noise, sustain): a few times the fits' typical errors (``experiments.seed_accuracy``),
 far below the unit cube's 0.05 (0.4 octave of cutoff) that would throw the fit away in the first steps."""
+
+
+UNFITTED_FILTER_SPREAD = {**FIT_SPREAD, "filter_cutoff": 1.0, "filter_res": 1.0, "noise_vol": 0.05}
+"""Spread around a seed whose filter could not be fitted (:func:`objectives.filter_fit.transparent_fit`, a
+single partial): an octave of cutoff and Q, since the spectrum said nothing about them; the envelope keeps its fit's spread."""
 
 
 @dataclass(frozen=True)
@@ -111,18 +116,22 @@ class SeedRun:
         """The seed with the lowest loss so far."""
         return min(self.seeds, key=lambda s: s.loss)
 
-    def evaluate(self, patches: Sequence[dict], label: str, spread: Mapping[str, float] | None = None) -> list[Seed]:
-        """Evaluate as many of ``patches`` as the budget allows; return their seeds."""
+    def evaluate(self, patches: Sequence[dict], label: str, spread: Mapping[str, float] | Sequence[Mapping[str, float] | None] | None = None) -> list[Seed]:
+        """Evaluate as many of ``patches`` as the budget allows; return their seeds.
+
+        ``spread`` is one spread for every patch, or a list with one per patch.
+        """
         patches = list(patches)[: max(0, self.room)]
         if not patches:
             return []
+        spreads = list(spread) if isinstance(spread, (list, tuple)) else [spread] * len(patches)
         losses, evaluated = self._evaluator.evaluate(patches)
         now = time.perf_counter() - self.t0
         out, rows = [], []
         best = min([s.loss for s in self.seeds], default=np.inf)
-        for loss, patch in zip(losses, evaluated):
+        for loss, patch, sp in zip(losses, evaluated, spreads):
             self.spent += 1
-            seed = Seed(dict(patch), float(loss), label, spread)
+            seed = Seed(dict(patch), float(loss), label, sp)
             self.seeds.append(seed)
             out.append(seed)
             best = min(best, seed.loss)
@@ -158,14 +167,15 @@ class SeedRun:
         # One batch for the predicted patches and one for every fitted seed (worker processes stay busy).
         todo = [c for c in predicted if c in map(tuple, combos) and c not in evaluated]
         self.evaluate([pred.patch(c) for c in todo], "predict", self.predicted_spread)
-        fitted_patches, owners = [], []
+        fitted_patches, owners, spreads = [], [], []
         for combo, combo_fits in zip(combos, fits):
             base = pred.patch(combo)
             for f in combo_fits:
                 fitted_patches.append(clip_patch({**base, **adsr_fit.as_patch(), **f.as_patch(float(base["osc_vol"]) or 0.8)}, self.config.voice))
                 owners.append(tuple(combo))
+                spreads.append(FIT_SPREAD if np.isfinite(f.rms_error_db) else UNFITTED_FILTER_SPREAD)
         best_fitted: dict[tuple[str, str], Seed] = {}
-        for combo, seed in zip(owners, self.evaluate(fitted_patches, "fit", FIT_SPREAD)):
+        for combo, seed in zip(owners, self.evaluate(fitted_patches, "fit", spreads)):
             if combo not in best_fitted or seed.loss < best_fitted[combo].loss:
                 best_fitted[combo] = seed
         if not correct_envelope or not best_fitted:

@@ -342,6 +342,23 @@ def fit_filter(
     return FilterFit(osc_type, filter_type, cutoff_hz, q, ratio, rms_db)
 
 
+TRANSPARENT_RATIO = {"lowpass": 8.0, "highpass": 1.0 / 8.0, "bandpass": 1.0}
+"""Cutoff / f0 of a filter that leaves a single partial nearly untouched (a bandpass centred on it)."""
+
+
+def transparent_fit(osc_type: str, filter_type: str, f0_hz: float, sr: int) -> FilterFit:
+    """The noise-free hypothesis for a note with one partial: a filter that lets it through.
+
+    With a single line (a pure sine, or a note filtered down to its
+    fundamental) the spectrum cannot tell a cutoff or a Q apart: any filter
+    only changes the level, which the gain absorbs.  This seed is the filter
+    of that combination that changes the partial least, with no noise, so
+    every combination starts from a clean render of the note.
+    """
+    cutoff_hz = min(max(f0_hz * TRANSPARENT_RATIO[filter_type], CUTOFF_RANGE_HZ[0]), min(CUTOFF_RANGE_HZ[1], 0.45 * sr))
+    return FilterFit(osc_type, filter_type, float(cutoff_hz), 0.707, 0.0, float("nan"))
+
+
 def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tuple[str, str]], n_starts: Sequence[int] | None = None) -> list[list[FilterFit]]:
     """Both hypotheses of :func:`fit_filter` for each (oscillator, filter) combination.
 
@@ -351,8 +368,9 @@ def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tu
     -------
     list of list of FilterFit
         Per combination: the noisy fit, then the noise-free fit when the
-        oscillator has at least two harmonics below 0.45·sr.  Measurements are
-        shared per oscillator type.
+        oscillator has at least two harmonics below 0.45·sr, or
+        :func:`transparent_fit` when it has one.  Measurements are shared per
+        oscillator type.
     """
     out = []
     cache: dict[str, SpectrumObservations] = {}
@@ -363,5 +381,7 @@ def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tu
         fits = [fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=True, n_starts=starts)]
         if obs.harm_db.size >= 2:
             fits.append(fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=False, n_starts=starts))
+        elif f0_hz and obs.harm_db.size == 1:
+            fits.append(transparent_fit(osc_type, filter_type, f0_hz, sr))
         out.append(fits)
     return out

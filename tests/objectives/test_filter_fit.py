@@ -79,10 +79,12 @@ def test_unvoiced_noise_fits_the_filter_alone():
 
 def test_fit_filters_gives_both_hypotheses_and_the_clean_one_is_exact_on_a_clean_note():
     y = note(osc_type="square", filter_type="lowpass", filter_cutoff=1200.0, filter_res=1.2, osc_freq=200.0)
-    (noisy, clean), (sine_noisy,) = fit_filters(y, SR, 200.0, [("square", "lowpass"), ("sine", "lowpass")])
+    (noisy, clean), (sine_noisy, sine_clean) = fit_filters(y, SR, 200.0, [("square", "lowpass"), ("sine", "lowpass")])
     assert noisy.noise_ratio >= 0 and clean.noise_ratio == 0.0
     assert clean.rms_error_db < noisy.rms_error_db
     assert sine_noisy.osc_type == "sine"
+    # One partial: the clean hypothesis is a filter that lets it through (nothing to fit).
+    assert sine_clean.noise_ratio == 0.0 and sine_clean.cutoff_hz == pytest.approx(8 * 200.0) and np.isnan(sine_clean.rms_error_db)
     with pytest.raises(ValueError, match="two harmonics"):
         fit_filter(y, SR, 200.0, "sine", "lowpass", noise=False)
 
