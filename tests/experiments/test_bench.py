@@ -101,8 +101,10 @@ def _keys_and_losses(out: Path) -> dict[TrialKey, tuple]:
         return {TrialKey(t["target"], t["optimizer"], t["seed"], t["budget"]): (t["final_loss"], t["evals"], t["patch"]) for t in store.trials(status=None)}
 
 
-def _run_until(cmd: list[str], out: Path, n_new: int, sig: int) -> tuple[subprocess.Popen, int]:
+def _run_until(cmd: list[str], out: Path, n_new: int, sig: int) -> tuple[int, int, str]:
     """Start a sweep that pauses once it has committed ``n_new`` trials (the ``PAUSE_ENV`` hook); then send ``sig`` to its group.
+
+    Returns the exit status, the number of stored trials and the sweep's stderr.
 
     The sweep cannot finish before the signal, however fast the machine: it
     waits at the pause, and the test waits for the store to show the ``n_new``
@@ -124,13 +126,13 @@ def _run_until(cmd: list[str], out: Path, n_new: int, sig: int) -> tuple[subproc
         while count < before + n_new and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
             count = stored()
-        assert proc.poll() is None, f"the sweep ended (status {proc.returncode}) before pausing: {proc.stderr.read()}"
+        assert proc.poll() is None, f"the sweep ended (status {proc.returncode}) before pausing: {proc.communicate()[1]}"
         assert count == before + n_new, f"{count - before} trials committed, the sweep should pause after {n_new}"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, sig)  # the whole sweep, CLI and loky workers, as Ctrl-C or a kill would
-    proc.wait(timeout=60)
-    return proc, count
+    _, stderr = proc.communicate(timeout=60)
+    return proc.returncode, count, stderr
 
 
 def test_resume_after_ctrl_c_and_a_killed_run_gives_the_same_trials(tmp_path):
@@ -138,10 +140,10 @@ def test_resume_after_ctrl_c_and_a_killed_run_gives_the_same_trials(tmp_path):
     out = tmp_path / "run"
     total = len(BENCH["optimizers"]) * BENCH["seeds"] * int(BENCH["suite"].split(":")[1])
 
-    proc, n1 = _run_until(cmd, out, 1, signal.SIGINT)  # Ctrl-C after the first trial
-    assert proc.returncode == 130 and "interrupted" in proc.stderr.read()
-    proc, n2 = _run_until(cmd, out, 2, signal.SIGKILL)  # killed outright after two more
-    assert proc.returncode == -signal.SIGKILL
+    status, n1, stderr = _run_until(cmd, out, 1, signal.SIGINT)  # Ctrl-C after the first trial
+    assert status == 130 and "interrupted" in stderr, stderr
+    status, n2, _ = _run_until(cmd, out, 2, signal.SIGKILL)  # killed outright after two more
+    assert status == -signal.SIGKILL
     partial = _keys_and_losses(out)
     assert (n1, n2, len(partial)) == (1, 3, 3) and len(partial) < total
 
