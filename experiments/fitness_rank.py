@@ -59,6 +59,8 @@ class Candidate:
     patch: Mapping[str, float | str]
     fitness: float = math.nan
     metrics: dict[str, float] = field(default_factory=dict)
+    terms: dict[str, float] = field(default_factory=dict)
+    """The fitness's unweighted terms (dB), from :meth:`objectives.distance.Fitness.terms`."""
 
 
 @dataclass
@@ -81,6 +83,10 @@ class TargetRanks:
     top1_in_top3: bool
     fitness_best_kind: str
     consensus_best_kind: str
+    rho_consensus: float = math.nan
+    """Spearman's rho between the fitness and the metrics' consensus rank."""
+    term_rho: dict[str, float] = field(default_factory=dict)
+    """Spearman's rho between each fitness term and the metrics' consensus rank (when the candidates carry terms)."""
 
 
 def _search_history(audio: np.ndarray, sr: int, optimizer: str, budget: int, seed: int) -> tuple[list[tuple[float, dict]], dict]:
@@ -192,7 +198,8 @@ def score_candidates(target_audio: np.ndarray, sr: int, patches: Sequence[tuple[
         if not np.any(audio):
             continue  # a silent render (e.g. a sine far below a highpass): nothing for the metrics to rank
         m = all_metrics(audio, target, sr)
-        out.append(Candidate(kind, full, float(loss), {k: float(m[k]) for k in METRICS}))
+        terms = {k: float(v) for k, v in fitness.terms(audio).items() if k != "total"}
+        out.append(Candidate(kind, full, float(loss), {k: float(m[k]) for k in METRICS}, terms))
     return out
 
 
@@ -220,7 +227,12 @@ def rank_target(suite: str, name: str, cands: Sequence[Candidate]) -> TargetRank
     kind_gap = {k: float(np.mean([g for g, kk in zip(gap, kinds) if kk == k])) for k in order}
     i_fit, i_cons = int(np.argmin(fit)), int(np.argmin(r_cons))
     top3 = set(np.argsort(r_cons, kind="stable")[:3].tolist())
-    return TargetRanks(suite, name, n, rho, kind_gap, i_fit in top3, kinds[i_fit], kinds[i_cons])
+    term_rho = {}
+    for term in cands[0].terms if cands else ():
+        vals = np.array([c.terms[term] for c in cands])
+        term_rho[term] = float(spearmanr(vals, r_cons).statistic) if np.ptp(vals) > 0 else math.nan
+    rho_cons = float(spearmanr(fit, r_cons).statistic) if np.ptp(fit) > 0 else math.nan
+    return TargetRanks(suite, name, n, rho, kind_gap, i_fit in top3, kinds[i_fit], kinds[i_cons], rho_cons, term_rho)
 
 
 def suite_summary(rows: Sequence[TargetRanks]) -> dict:
@@ -235,6 +247,9 @@ def suite_summary(rows: Sequence[TargetRanks]) -> dict:
         vals = [r.kind_gap[k] for r in rows if k in r.kind_gap]
         out[f"gap_{k}"] = float(np.mean(vals)) if vals else math.nan
     out["top1_in_top3"] = float(np.mean([r.top1_in_top3 for r in rows])) if rows else math.nan
+    for term in rows[0].term_rho if rows else ():
+        vals = np.array([r.term_rho.get(term, math.nan) for r in rows], dtype=float)
+        out[f"term_{term}"] = float(np.nanmedian(vals)) if np.isfinite(vals).any() else math.nan
     return out
 
 
@@ -276,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> list[TargetRanks]:
             by_suite.setdefault(spec, []).append(r)
             if args.per_target:
                 print(f"{t.name}: n={r.n} " + " ".join(f"{m}={_f(r.rho[m])}" for m in METRICS)
-                      + f" top1∈top3={int(r.top1_in_top3)} best(fitness)={r.fitness_best_kind} best(metrics)={r.consensus_best_kind}", flush=True)
+                      + f" top1∈top3={int(r.top1_in_top3)} best(fitness)={r.fitness_best_kind} best(metrics)={r.consensus_best_kind}"
+                      + (" terms vs consensus: " + " ".join(f"{k}={_f(v)}" for k, v in r.term_rho.items()) if r.term_rho else ""), flush=True)
 
     print("\n### Spearman rank correlation of the fitness with each metric, per target: median [worst] over targets\n")
     print("| suite | targets | MFCC | MSS | MR-STFT | LSD | fitness best in metrics' top 3 |")
@@ -291,6 +307,14 @@ def main(argv: Sequence[str] | None = None) -> list[TargetRanks]:
     print("|---|" + "---|" * len(KIND_ORDER))
     for s, sm in summaries.items():
         print(f"| {s} | " + " | ".join(_f(sm[f'gap_{k}']) for k in KIND_ORDER) + " |")
+    terms = [k[5:] for k in next(iter(summaries.values()), {}) if k.startswith("term_")]
+    if terms:
+        print("\n### Each fitness term against the metrics' consensus rank: median rho over targets\n")
+        print("| suite | " + " | ".join(terms) + " | weighted fitness vs consensus |")
+        print("|---|" + "---|" * (len(terms) + 1))
+        for s, rs in by_suite.items():
+            cons = np.median([r.rho_consensus for r in rs])
+            print(f"| {s} | " + " | ".join(_f(summaries[s][f'term_{t}']) for t in terms) + f" | {_f(cons)} |")
     worst = sorted(rows, key=lambda r: np.nanmean([r.rho[m] for m in CONSENSUS]))[:5]
     print("\n### Worst targets (lowest mean rho over MFCC, MSS, MR-STFT)\n")
     print("| target | MFCC | MSS | MR-STFT | LSD | best by fitness | best by metrics |")

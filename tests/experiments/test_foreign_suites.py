@@ -183,3 +183,16 @@ def test_bad_specs():
     for spec in ("scsynth:0", "faust:x", "gm:"):
         with pytest.raises(SuiteError, match="positive number"):
             load_suite(spec)
+
+
+def test_score_patch_scores_only_the_labels_a_note_has():
+    from experiments.suites import SuiteTarget  # noqa: PLC0415
+
+    fm = dataclasses.replace(PLAIN, kind="fm", osc_type="none", filter_type="none", filter_model="none", fm_ratio=2.0, fm_index=3.0, fm_index_decay_s=0.2)
+    t = SuiteTarget("fm", np.zeros(10, np.float32), SR, None, note_labels(fm))
+    s = score_patch({"osc_type": "sine", "filter_type": "lowpass", "osc_freq": 220.0 * 2 ** (30 / 1200)}, t)
+    assert s == {"f0_cents": pytest.approx(30.0), "f0_ok": 1.0}
+    plain = SuiteTarget("p", np.zeros(10, np.float32), SR, None, note_labels(PLAIN))
+    assert score_patch({"osc_freq": 220.0}, plain) == {"f0_cents": 0.0, "f0_ok": 1.0}  # a voice without these choices
+    s = score_patch({"osc_type": "saw", "filter_type": "highpass", "osc_freq": 440.0}, plain)
+    assert s["osc_ok"] == 1.0 and s["filter_ok"] == 0.0 and s["choices_ok"] == 0.0 and s["f0_ok"] == 0.0
