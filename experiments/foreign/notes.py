@@ -4,8 +4,8 @@ A :class:`ForeignNote` is an engine-neutral description of one note: waveform,
 f0, filter, amplitude envelope and one kind of movement (see :data:`KINDS`).
 :mod:`experiments.foreign.scsynth` and :mod:`experiments.foreign.faust` each
 turn it into their own program; the draw and the labels live here only, so the
-two engines' suites are drawn the same way (the same suite seed gives the same
-notes on both engines).
+two engines' suites are drawn the same way (each engine from its own generator
+stream, so for one suite seed the two suites hold different notes).
 
 Envelope shapes common to both engines (``t`` in s from the note's start,
 ``gate_s = duration_s - release_s``):
