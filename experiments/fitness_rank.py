@@ -235,6 +235,23 @@ def rank_target(suite: str, name: str, cands: Sequence[Candidate]) -> TargetRank
     return TargetRanks(suite, name, n, rho, kind_gap, i_fit in top3, kinds[i_fit], kinds[i_cons], rho_cons, term_rho)
 
 
+def explain(cands: Sequence[Candidate], top: int = 3) -> str:
+    """The ``top`` candidates by fitness and by the metrics' consensus, with their kind, scores and main parameters."""
+    cons = np.mean([_ranks(np.array([c.metrics[m] for c in cands])) for m in CONSENSUS], axis=0)
+    fit = np.array([c.fitness for c in cands])
+
+    def line(i: int) -> str:
+        c, p = cands[i], cands[i].patch
+        return (f"    {c.kind:13s} fitness {c.fitness:7.3f} (rank {int(_ranks(fit)[i])}) consensus rank {int(round(_ranks(cons)[i]))}"
+                f" mfcc {c.metrics['mfcc']:6.1f} mss {c.metrics['mss']:5.2f} mrstft {c.metrics['mrstft']:5.2f} | {p['osc_type']} {float(p['osc_freq']):.1f} Hz,"
+                f" {p['filter_type']} {float(p['filter_cutoff']):.0f} Hz q {float(p['filter_res']):.2f}, noise {float(p['noise_vol']):.2f}/{float(p['osc_vol']):.2f},"
+                f" ADSR {float(p['env_attack']):.3f}/{float(p['env_decay']):.3f}/{float(p['env_sustain']):.2f}/{float(p['env_release']):.3f}")
+
+    out = ["  best by fitness:"] + [line(i) for i in np.argsort(fit, kind="stable")[:top]]
+    out += ["  best by the metrics' consensus (MFCC, MSS, MR-STFT mean rank):"] + [line(i) for i in np.argsort(cons, kind="stable")[:top]]
+    return "\n".join(out)
+
+
 def suite_summary(rows: Sequence[TargetRanks]) -> dict:
     """Median and worst rho per metric, mean kind gaps and the top-1-in-top-3 rate over a suite's targets."""
     out: dict = {"targets": len(rows)}
@@ -270,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> list[TargetRanks]:
     ap.add_argument("--n-perturb", type=int, default=6)
     ap.add_argument("--n-random", type=int, default=6)
     ap.add_argument("--per-target", action="store_true", help="print every target's row")
+    ap.add_argument("--only", default="", help="comma-separated substrings: keep only the targets whose name contains one")
+    ap.add_argument("--explain", action="store_true", help="print each target's kind gaps and its top candidates by fitness and by the metrics")
     args = ap.parse_args(argv)
 
     from experiments.sox_suite import load_suite  # noqa: PLC0415
@@ -279,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> list[TargetRanks]:
     by_suite: dict[str, list[TargetRanks]] = {}
     for spec in [s.strip() for s in args.suites.split(",") if s.strip()]:
         for t in load_suite(spec, seed=args.suite_seed, sr=args.sr):
+            if args.only and not any(x.strip() and x.strip() in t.name for x in args.only.split(",")):
+                continue
             history, best = _search_history(t.audio, t.sr, args.optimizer, args.budget, args.seed)
             f0 = t.labels.get("f0_hz")
             if f0 is None:
@@ -286,13 +307,16 @@ def main(argv: Sequence[str] | None = None) -> list[TargetRanks]:
                 f0 = est.f0_hz if est.voiced else None
             rng = np.random.default_rng([args.seed, zlib.crc32(t.name.encode())])  # per target: the same whichever suites run with it
             patches = candidate_patches(history, best, f0, len(t.audio) / t.sr, rng, args.n_history, args.n_perturb, args.n_random)
-            r = rank_target(spec, t.name, score_candidates(t.audio, t.sr, patches))
+            cands = score_candidates(t.audio, t.sr, patches)
+            r = rank_target(spec, t.name, cands)
             rows.append(r)
             by_suite.setdefault(spec, []).append(r)
             if args.per_target:
                 print(f"{t.name}: n={r.n} " + " ".join(f"{m}={_f(r.rho[m])}" for m in METRICS)
                       + f" top1∈top3={int(r.top1_in_top3)} best(fitness)={r.fitness_best_kind} best(metrics)={r.consensus_best_kind}"
                       + (" terms vs consensus: " + " ".join(f"{k}={_f(v)}" for k, v in r.term_rho.items()) if r.term_rho else ""), flush=True)
+            if args.explain:
+                print(f"{t.name}: kind gaps " + " ".join(f"{k}={_f(v)}" for k, v in r.kind_gap.items()) + "\n" + explain(cands), flush=True)
 
     print("\n### Spearman rank correlation of the fitness with each metric, per target: median [worst] over targets\n")
     print("| suite | targets | MFCC | MSS | MR-STFT | LSD | fitness best in metrics' top 3 |")
