@@ -87,21 +87,24 @@ def _cents(found_hz: float, true_hz: float) -> float:
 def score_patch(found: Mapping[str, float | str], target: SuiteTarget) -> dict[str, float]:
     """Parameter errors of a found patch against what the suite knows about the target.
 
-    From labels (in-domain and SoX suites): ``osc_ok``, ``filter_ok`` (1/0),
-    ``choices_ok`` (both right), ``f0_cents`` (absolute error) and ``f0_ok``
-    (within 50 cents).  From a true patch (in-domain only): ``param_mae``, the
+    From labels (in-domain, SoX and the foreign suites): ``osc_ok``,
+    ``filter_ok`` (1/0), ``choices_ok`` (both right), ``f0_cents`` (absolute
+    error) and ``f0_ok`` (within 50 cents), each only where the target has the
+    label and the found patch has the parameter (an FM note has no waveform
+    label; a GM one-shot has only ``f0_hz``; a voice without a filter has no
+    ``filter_type``).  From a true patch (in-domain only): ``param_mae``, the
     mean absolute unit-cube error over :data:`AUDIBLE_PARAMS` and the noise share.
     A target without labels or truth gets an empty dict.
     """
     out: dict[str, float] = {}
     labels = dict(target.labels)
-    if "osc_type" in labels:
+    if "osc_type" in labels and "osc_type" in found:
         out["osc_ok"] = float(found["osc_type"] == labels["osc_type"])
-    if "filter_type" in labels:
+    if "filter_type" in labels and "filter_type" in found:
         out["filter_ok"] = float(found["filter_type"] == labels["filter_type"])
     if "osc_ok" in out and "filter_ok" in out:
         out["choices_ok"] = float(out["osc_ok"] and out["filter_ok"])
-    if "f0_hz" in labels:
+    if "f0_hz" in labels and "osc_freq" in found:
         out["f0_cents"] = _cents(float(found["osc_freq"]), float(labels["f0_hz"]))
         out["f0_ok"] = float(out["f0_cents"] <= 50.0)
     if target.true_patch is not None:

@@ -17,7 +17,7 @@ __all__ = ["register", "bench", "report"]
 
 
 def bench(
-    suite: List[str] = typer.Option(["in-domain:10"], "--suite", "-s", help="Target suite, repeatable: in-domain:N, sox:N, dir:PATH."),
+    suite: List[str] = typer.Option(["in-domain:10"], "--suite", "-s", help="Target suite, repeatable: in-domain:N, sox:N, scsynth:N (SuperCollider), faust:N (Faust via DawDreamer), gm:N (General MIDI one-shots via fluidsynth), dir:PATH. See docs/foreign_suites.md."),
     optimizers: Optional[str] = typer.Option(None, "--optimizers", "-o", help="Comma-separated strategies [default: every known one]."),
     budget: int = typer.Option(1000, "--budget", "-b", help="Evaluations per trial."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds 0..N-1 per (target, optimiser)."),
@@ -25,7 +25,7 @@ def bench(
     workers: int = typer.Option(2, "--workers", "-j", help="Worker processes (loky backend)."),
     backend: str = typer.Option("loky", "--backend", help="joblib backend: loky (this machine) or dask (a dask.distributed cluster)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, tcp://HOST:PORT (with --backend dask)."),
-    suite_seed: int = typer.Option(0, "--suite-seed", help="Seed of the random suites (in-domain, sox)."),
+    suite_seed: int = typer.Option(0, "--suite-seed", help="Seed of the random suites (in-domain, sox, scsynth, faust, gm)."),
     sr: int = typer.Option(22050, "--sr", help="Sample rate of the targets and the search (Hz)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the trials stored as failed."),
 ) -> None:

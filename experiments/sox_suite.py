@@ -1,5 +1,10 @@
 """Suites beyond :mod:`experiments.suites`: ``sox:N`` (another engine's notes) and ``dir:PATH``, and the suite-spec parser.
 
+The parser also builds the out-of-domain suites of :mod:`experiments.foreign`:
+``scsynth:N`` (SuperCollider NRT), ``faust:N`` (Faust through DawDreamer) and
+``gm:N`` (General MIDI one-shots from FluidR3_GM through fluidsynth); see
+docs/foreign_suites.md.
+
 ``sox:N`` targets are made by SoX's own synthesizer (``sox -n out.wav synth ...``),
 a different engine than ours: band-limited-free oscillators, SoX's own biquads,
 linear/quarter-sine fades.  The SoX settings are kept as labels so the
@@ -24,7 +29,15 @@ from experiments.suites import SuiteTarget, in_domain_suite
 
 __all__ = ["SuiteError", "SOX_OSC_TO_OURS", "sox_available", "sox_suite", "dir_suite", "load_suite", "SUITE_HELP"]
 
-SUITE_HELP = "in-domain:N (random valid patches), sox:N (SoX-synthesised notes with labels), dir:PATH (a folder of sounds)"
+SUITE_HELP = (
+    "in-domain:N (random valid patches), sox:N (SoX-synthesised notes with labels), "
+    "scsynth:N (SuperCollider scsynth notes: plucks, detune, vibrato, FM, pitch drops), "
+    "faust:N (the same kinds of notes in Faust, through DawDreamer), "
+    "gm:N (General MIDI one-shots, FluidR3_GM through fluidsynth), dir:PATH (a folder of sounds)"
+)
+
+FOREIGN_KINDS = ("scsynth", "faust", "gm")
+"""Suite kinds made by :mod:`experiments.foreign` (rendered at 44.1 kHz, resampled to the requested rate)."""
 
 
 class SuiteError(Exception):
@@ -142,12 +155,13 @@ def dir_suite(path: str | Path, sr: int = 22050) -> list[SuiteTarget]:
 
 
 def load_suite(spec: str, seed: int = 0, sr: int = 22050) -> list[SuiteTarget]:
-    """Build the targets of a suite spec: ``in-domain:N``, ``sox:N`` or ``dir:PATH``.
+    """Build the targets of a suite spec: ``in-domain:N``, ``sox:N``, ``scsynth:N``, ``faust:N``, ``gm:N`` or ``dir:PATH``.
 
     ``seed`` seeds the random suites (target names carry it, so two seeds never collide).
+    The foreign suites render at 44.1 kHz and are resampled (soxr) when ``sr`` differs.
     """
     kind, _, arg = spec.partition(":")
-    if kind in ("in-domain", "sox"):
+    if kind in ("in-domain", "sox", *FOREIGN_KINDS):
         try:
             n = int(arg)
             if n < 1:
@@ -156,6 +170,9 @@ def load_suite(spec: str, seed: int = 0, sr: int = 22050) -> list[SuiteTarget]:
             raise SuiteError(f"suite {spec!r}: {kind}:N needs a positive number of targets") from None
         if kind == "in-domain":
             return in_domain_suite(n, seed=seed, sr=sr)
+        if kind in FOREIGN_KINDS:
+            targets = _foreign_suite(kind, n, seed)
+            return [t if t.sr == sr else _resample(t, sr) for t in targets]
         targets = sox_suite(n, seed=seed, sr=sr)
         return [t if t.sr == sr else _resample(t, sr) for t in targets]
     if kind == "dir" and arg:
@@ -163,7 +180,21 @@ def load_suite(spec: str, seed: int = 0, sr: int = 22050) -> list[SuiteTarget]:
     raise SuiteError(f"unknown suite {spec!r} (known: {SUITE_HELP})")
 
 
-def _resample(t: SuiteTarget, sr: int) -> SuiteTarget:  # pragma: no cover - sox writes at sr already
+def _foreign_suite(kind: str, n: int, seed: int) -> list[SuiteTarget]:
+    if kind == "scsynth":
+        from experiments.foreign.scsynth import scsynth_suite  # noqa: PLC0415
+
+        return scsynth_suite(n, seed=seed)
+    if kind == "faust":
+        from experiments.foreign.faust import faust_suite  # noqa: PLC0415
+
+        return faust_suite(n, seed=seed)
+    from experiments.foreign.gm import gm_suite  # noqa: PLC0415
+
+    return gm_suite(n, seed=seed)
+
+
+def _resample(t: SuiteTarget, sr: int) -> SuiteTarget:
     import soxr  # noqa: PLC0415
 
     return SuiteTarget(t.name, soxr.resample(t.audio, t.sr, sr).astype(np.float32), sr, t.true_patch, t.labels)

@@ -9,7 +9,7 @@
   optimiser, log axes, one row per suite;
 - ``report_files/final_quality.png``: median and IQR per optimiser of the
   fitness and of the evaluation metrics the optimisers never saw (MFCC, LSD,
-  MR-STFT), per suite;
+  MR-STFT, MSS), per suite;
 - ``report_files/param_errors.png``: choice accuracy, f0 within 50 cents and
   the in-domain parameter MAE;
 - ``report_files/winrate.png``: how often optimiser A ends below B on the same
@@ -35,7 +35,7 @@ __all__ = ["label_budgets", "summary_rows", "summary_markdown", "win_matrix", "a
 
 REPORT_FILES = "report_files"
 
-QUALITY_METRICS = (("final_loss", "fitness (optimised)"), ("mfcc", "MFCC distance"), ("lsd_db", "log-spectral distance (dB)"), ("mrstft", "multi-res STFT distance"))
+QUALITY_METRICS = (("final_loss", "fitness (optimised)"), ("mfcc", "MFCC distance"), ("lsd_db", "log-spectral distance (dB)"), ("mrstft", "multi-res STFT distance"), ("mss", "multi-scale spectral distance"))
 
 
 def _suite_kind(suite: str) -> str:
@@ -499,7 +499,7 @@ def write_report(run: str | os.PathLike, n_examples: int = 3) -> tuple[Path, str
         parts.append("<p>Command(s): " + "<br>".join(f"<code>{html.escape(s)}</code>" for s in sweeps) + "</p>")
     parts += [
         "<h2>Summary</h2>",
-        "<p>Medians over seeds × targets; fitness with its interquartile range; MFCC, LSD and MR-STFT are evaluation metrics the optimisers never saw; "
+        "<p>Medians over seeds × targets; fitness with its interquartile range; MFCC, LSD, MR-STFT and MSS (multi-scale spectral distance) are evaluation metrics the optimisers never saw; "
         "accuracies are over the trials whose suite knows the truth (in-domain: true patch; SoX: its settings); win rate is the mean over the other optimisers "
         "of the share of (target, seed) where this one ends below.</p>",
         _html_table(trials),

@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mfcc_distance", "log_spectral_distance", "multires_stft_distance", "all_metrics"]
+__all__ = ["mfcc_distance", "log_spectral_distance", "multires_stft_distance", "multiscale_spectral_distance", "MSS_SCALES", "all_metrics"]
 
 _EPS_POWER = 1e-10
 """Power floor (−100 dB re full scale) of the log-spectral distance."""
 
 _EPS_MAG = 1e-7
 """Magnitude floor of the multi-resolution STFT log term (as the naive fitness of DESIGN §5.7)."""
+
+MSS_SCALES: tuple[tuple[float, int], ...] = ((0.010, 32), (0.025, 64), (0.100, 128))
+"""(window in s, mel bands) of the multi-scale spectral distance (Hayes et al. 2025)."""
+
+_MSS_EPS_MEL = 1e-5
+"""Floor (−100 dB re a full-scale sine's bin magnitude ~ 1) added to the mel magnitudes before the log."""
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,10 +146,60 @@ def multires_stft_distance(
     return total / len(fft_sizes)
 
 
+def multiscale_spectral_distance(a: np.ndarray, b: np.ndarray, sr: int, scales: tuple[tuple[float, int], ...] = MSS_SCALES) -> float:
+    """Multi-scale spectral distance ("MSS") of Hayes, Saitis and Fazekas (ISMIR 2025).
+
+    The L1 distance of log-mel spectrograms at three scales: windows of 10, 25
+    and 100 ms with 32, 64 and 128 mel bands.  The choices the paper leaves
+    open are made here as follows:
+
+    - window: Hann of ``round(window_s * sr)`` samples, FFT of the same size,
+      hop a quarter of the window (2.5, 6.25, 25 ms), frames centred
+      (librosa's ``center=True``, zero padding);
+    - mel: librosa's Slaney-normalised filterbank from 0 Hz to ``sr / 2``,
+      applied to the STFT *magnitude* (``power=1``);
+    - log: natural log of ``mel + 1e-5`` (an absolute floor, about −100 dB,
+      not relative to the target, so the metric shares nothing with the fitness);
+    - averaging: the mean absolute difference over every (band, frame) cell of
+      a scale, then the plain mean of the three scales.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (n,)
+        Mono signals at ``sr`` (the shorter one is zero-padded).
+    sr : int
+        Sample rate in Hz; compute it at the target's own rate.
+    scales : tuple of (float, int)
+        ``(window_s, n_mels)`` pairs.
+
+    Returns
+    -------
+    float
+        ``>= 0`` (nepers of mel magnitude), symmetric, 0 for identical signals.
+    """
+    import librosa  # noqa: PLC0415
+
+    a, b = _pair(a, b)
+    total = 0.0
+    for window_s, n_mels in scales:
+        n_fft = max(16, int(round(window_s * sr)))
+        hop = max(1, n_fft // 4)
+        logs = []
+        for y in (a, b):
+            mel = librosa.feature.melspectrogram(
+                y=y, sr=sr, n_fft=n_fft, hop_length=hop, win_length=n_fft, window="hann", center=True,
+                power=1.0, n_mels=n_mels, fmin=0.0, fmax=sr / 2.0,
+            )
+            logs.append(np.log(mel.astype(np.float64) + _MSS_EPS_MEL))
+        total += float(np.mean(np.abs(logs[0] - logs[1])))
+    return total / len(scales)
+
+
 def all_metrics(candidate: np.ndarray, target: np.ndarray, sr: int) -> dict[str, float]:
-    """Every metric of this module, by name: ``mfcc``, ``lsd_db``, ``mrstft``."""
+    """Every metric of this module, by name: ``mfcc``, ``lsd_db``, ``mrstft``, ``mss``."""
     return {
         "mfcc": mfcc_distance(candidate, target, sr),
         "lsd_db": log_spectral_distance(candidate, target, sr),
         "mrstft": multires_stft_distance(candidate, target, sr),
+        "mss": multiscale_spectral_distance(candidate, target, sr),
     }

@@ -68,4 +68,4 @@ def test_length_mismatch_and_bad_input(sounds):
 def test_all_metrics_names(sounds):
     a, b, _ = sounds
     m = all_metrics(b, a, SR)
-    assert set(m) == {"mfcc", "lsd_db", "mrstft"} and all(v > 0 for v in m.values())
+    assert set(m) == {"mfcc", "lsd_db", "mrstft", "mss"} and all(v > 0 for v in m.values())
