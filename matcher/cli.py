@@ -166,7 +166,7 @@ def match(
             outcome.loss,
             outcome.evals,
             outcome.search_wall_s,
-            {"distance at": f"{outcome.distance_sr} Hz", "f0 estimate": f0_text, "MFCC distance": f"{outcome.metrics['mfcc_distance']:.3f}", "stopped by": outcome.stopped_by},
+            {"distance at": f"{outcome.distance_sr} Hz", "f0 estimate": f0_text, "MFCC distance": f"{outcome.metrics['mfcc_distance']:.3f}", "multi-scale spectral distance": f"{outcome.metrics['multiscale_spectral_distance']:.3f}", "stopped by": outcome.stopped_by},
         )
     )
     out_console.print(f"wrote {out}/{', '.join(files)}  ({time.perf_counter() - t_start:.1f} s in all)")

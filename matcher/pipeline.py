@@ -199,7 +199,7 @@ def match_target(
     from matcher.polish import polish_at_rate, polish_budget  # noqa: PLC0415
     from matcher.search import MatchConfig  # noqa: PLC0415
     from matcher.strategies import run_strategy  # noqa: PLC0415
-    from objectives.metrics import log_spectral_distance, mfcc_distance  # noqa: PLC0415
+    from objectives.metrics import all_metrics  # noqa: PLC0415
     from objectives.pitch import estimate_pitch  # noqa: PLC0415
     from synth.render import render  # noqa: PLC0415
 
@@ -244,9 +244,12 @@ def match_target(
     if front is not None:
         patch, loss = dict(front.knee_point.patch), front.knee_point.fitness
     match_audio = render(patch, target.orig_sr, len(target.orig_audio), s.voice)
+    scores = all_metrics(match_audio, target.orig_audio, target.orig_sr)  # at the target's own rate
     metrics = {
-        "mfcc_distance": mfcc_distance(match_audio, target.orig_audio, target.orig_sr),
-        "log_spectral_distance_db": log_spectral_distance(match_audio, target.orig_audio, target.orig_sr),
+        "mfcc_distance": scores["mfcc"],
+        "log_spectral_distance_db": scores["lsd_db"],
+        "mrstft_distance": scores["mrstft"],
+        "multiscale_spectral_distance": scores["mss"],
     }
     return MatchOutcome(
         target=target, settings=s, patch=patch, loss=loss, distance_sr=target.orig_sr if polished else sr,
