@@ -77,7 +77,8 @@ def train(
     holdout: float = typer.Option(0.1, "--holdout", help="Fraction of the samples held out for the metrics."),
 ) -> None:
     """Train the predictor on DATA and print held-out metrics."""
-    from matcher.cli import fail, out_console, publish_folder  # noqa: PLC0415
+    from matcher.cli import fail, out_console  # noqa: PLC0415
+    from matcher.pipeline import publish_folder  # noqa: PLC0415
     from matcher.predictor import COMBOS, FEATURE_VERSION, REG_TARGETS, regression_targets, train_predictor  # noqa: PLC0415
     from synth.dataset import DatasetError, load_features  # noqa: PLC0415
 
@@ -143,7 +144,8 @@ def predict(
     sr: int = typer.Option(22050, "--sr", help="Working sample rate (Hz); match.wav uses the target's rate."),
 ) -> None:
     """Predict a patch for TARGET with the network alone (no search); write patch.json and match.wav."""
-    from matcher.cli import DEFAULT_SR, MAX_DURATION_S, fail, out_console, output_folder, publish_folder  # noqa: PLC0415
+    from matcher.cli import fail, out_console, output_folder  # noqa: PLC0415
+    from matcher.pipeline import DEFAULT_SR, MAX_DURATION_S, publish_folder  # noqa: PLC0415
     from matcher.hybrid import run_predict  # noqa: PLC0415
     from matcher.predictor import ModelFileError, Predictor, load_default_model  # noqa: PLC0415
     from matcher.search import MatchConfig  # noqa: PLC0415
