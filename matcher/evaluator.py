@@ -20,8 +20,6 @@ from synth.voices import get_voice
 
 __all__ = ["Evaluator", "loss_of_patch"]
 
-CHUNKS_PER_WORKER = 4
-"""A batch is cut into this many chunks per worker process (dynamic load balancing)."""
 
 _WORKER_CACHE: dict[str, tuple[Fitness, float]] = {}
 """In a worker process: the fitness and power of the last target seen, by target key."""
@@ -181,6 +179,7 @@ class Evaluator:
         self._key = hashlib.sha1(self.target_audio.tobytes() + repr((self.sr, voice, weights)).encode()).hexdigest()
         self._executor = _executor(self.jobs - 1) if self.jobs > 1 else None  # this process is one of the jobs
         self._local: Fitness | None = None
+        self._warm: list = []  # futures of the warm-up jobs (the target sent to each worker)
         self._target_power = float(np.dot(self.target_audio, self.target_audio))
 
     def _job(self, patches: Sequence[Mapping[str, float | str]], with_audio: bool = False, two: bool = False) -> tuple:
@@ -237,32 +236,38 @@ class Evaluator:
         return np.array([loss for loss, _, _ in results], dtype=float), objectives, out
     # -- end of the two objectives --
 
-    def _evaluate_shared(self, patches: list[Mapping[str, float | str]], two: bool = False) -> list[tuple]:
-        """Evaluate in this process and the workers together.
+    def _evaluate_shared(self, patches: list[Mapping[str, float | str]]) -> list[tuple[float, float | None]]:
+        """Evaluate in this process and the workers together: one equal share each.
 
-        The batch is cut into :data:`CHUNKS_PER_WORKER` chunks per process.
-        The workers are handed all chunks but the first, which this process
-        evaluates meanwhile; then it takes back every chunk no worker has
-        started (a cancelled future) and waits only for the ones running, so
-        a slow or still-starting worker never holds the batch up.
+        The workers' shares are submitted first, each as a single job, then
+        this process evaluates its own share and waits for theirs.  One job
+        per worker and batch, not many small ones: while this process renders,
+        Pyo holds the GIL, so loky's feeder thread cannot hand out further jobs
+        and a worker waiting for its next small chunk sits idle.  A worker that
+        has not finished starting (:meth:`workers_ready`) is not waited for: the
+        batch is then evaluated here.
         """
-        n_chunks = min(len(patches), CHUNKS_PER_WORKER * self.jobs)
-        bounds = np.linspace(0, len(patches), n_chunks + 1).round().astype(int)
-        chunks = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-        futures = [self._executor.submit(_evaluate_chunk, self._job(c, two=two)) for c in chunks[1:]]
-        answers = [self._evaluate_here(chunks[0], two)]
-        for chunk, future in zip(chunks[1:], futures):
-            answer = self._evaluate_here(chunk, two) if future.cancel() else future.result()
-            if isinstance(answer, str):  # that worker had not seen the target yet
-                answer = self._executor.submit(_evaluate_chunk, self._job(chunk, with_audio=True, two=two)).result()
-            answers.append(answer)
+        if not self.workers_ready():
+            return self._evaluate_here(patches)
+        bounds = np.linspace(0, len(patches), self.jobs + 1).round().astype(int)
+        shares = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        futures = [self._executor.submit(_evaluate_chunk, self._job(s)) for s in shares[1:] if s]
+        answers = [self._evaluate_here(shares[0])]
+        for share, future in zip([s for s in shares[1:] if s], futures):
+            answer = future.result()
+            answers.append(self._evaluate_here(share) if isinstance(answer, str) else answer)  # str: that worker lacked the target
         return [x for answer in answers for x in answer]
+
+    def workers_ready(self) -> bool:
+        """Whether every worker has started and analysed the target (:meth:`warm_up` has finished)."""
+        if not self._warm:
+            self.warm_up()
+        return all(f.done() for f in self._warm)
 
     def warm_up(self) -> None:
         """Send the target to every worker (each analyses it once), without waiting for them."""
-        if self._executor is not None:
-            for _ in range(self.jobs - 1):
-                self._executor.submit(_evaluate_chunk, self._job([], with_audio=True))
+        if self._executor is not None and not self._warm:
+            self._warm = [self._executor.submit(_evaluate_chunk, self._job([], with_audio=True)) for _ in range(self.jobs - 1)]
 
     def close(self) -> None:
         """Nothing to release per match: loky keeps its workers for reuse and stops them at exit."""
