@@ -236,7 +236,7 @@ class Evaluator:
         return np.array([loss for loss, _, _ in results], dtype=float), objectives, out
     # -- end of the two objectives --
 
-    def _evaluate_shared(self, patches: list[Mapping[str, float | str]]) -> list[tuple[float, float | None]]:
+    def _evaluate_shared(self, patches: list[Mapping[str, float | str]], two: bool = False) -> list[tuple]:
         """Evaluate in this process and the workers together: one equal share each.
 
         The workers' shares are submitted first, each as a single job, then
@@ -248,14 +248,14 @@ class Evaluator:
         batch is then evaluated here.
         """
         if not self.workers_ready():
-            return self._evaluate_here(patches)
+            return self._evaluate_here(patches, two=two)
         bounds = np.linspace(0, len(patches), self.jobs + 1).round().astype(int)
         shares = [patches[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        futures = [self._executor.submit(_evaluate_chunk, self._job(s)) for s in shares[1:] if s]
-        answers = [self._evaluate_here(shares[0])]
+        futures = [self._executor.submit(_evaluate_chunk, self._job(s, two=two)) for s in shares[1:] if s]
+        answers = [self._evaluate_here(shares[0], two=two)]
         for share, future in zip([s for s in shares[1:] if s], futures):
             answer = future.result()
-            answers.append(self._evaluate_here(share) if isinstance(answer, str) else answer)  # str: that worker lacked the target
+            answers.append(self._evaluate_here(share, two=two) if isinstance(answer, str) else answer)  # str: that worker lacked the target
         return [x for answer in answers for x in answer]
 
     def workers_ready(self) -> bool:
