@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from experiments.foreign.notes import finish_audio, require_tool
+from experiments.foreign.notes import finish_audio, render_with, require_tool
 from experiments.suites import SuiteTarget
 
 __all__ = ["GM_SR", "GM_PROGRAMS", "SOUNDFONT_PATHS", "INSTALL_HINT", "find_soundfont", "midi_file", "render_gm_note", "gm_suite"]
@@ -106,7 +105,6 @@ def render_gm_note(program: int, note: int, duration_s: float = 1.0, what: str =
         Mono, peak-normalised to −3 dBFS.
     """
     from experiments.sox_suite import SuiteError  # noqa: PLC0415
-    import soundfile as sf  # noqa: PLC0415
 
     exe = require_tool("fluidsynth", "gm:N", INSTALL_HINT)
     sf2 = find_soundfont()
@@ -114,11 +112,7 @@ def render_gm_note(program: int, note: int, duration_s: float = 1.0, what: str =
         mid, out = Path(tmp) / "note.mid", Path(tmp) / "out.wav"
         mid.write_bytes(midi_file(program, note, min(NOTE_ON_S, 0.75 * duration_s), duration_s + 0.1))
         cmd = [exe, "-n", "-i", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(sr), "-O", "float", "-T", "wav", "-F", str(out), str(sf2), str(mid)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
-        if proc.returncode != 0 or not out.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [str(proc.returncode)]
-            raise SuiteError(f"fluidsynth failed on {what}: {tail[0]}")
-        audio, _ = sf.read(str(out), dtype="float32", always_2d=True)
+        audio = render_with(cmd, out, "fluidsynth", what, tmp)
     try:
         return finish_audio(audio, int(round(duration_s * sr)), what, fade_s=0.02, sr=sr)
     except ValueError as exc:

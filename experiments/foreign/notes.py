@@ -25,6 +25,7 @@ Envelope shapes common to both engines (``t`` in s from the note's start,
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -252,3 +253,27 @@ def require_tool(program: str, spec: str, hint: str) -> str:
     if path is None:
         raise SuiteError(f"{spec} needs the '{program}' program, which is not installed ({hint}; or run .ci/install-system-deps.sh)")
     return path
+
+
+def render_with(cmd: list[str], out_wav, tool: str, what: str, cwd) -> np.ndarray:
+    """Run an external renderer that writes ``out_wav``, and read it back.
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_channels), float32
+
+    Raises
+    ------
+    experiments.sox_suite.SuiteError
+        When the tool fails or writes no file (with the last line it printed).
+    """
+    import soundfile as sf  # noqa: PLC0415
+
+    from experiments.sox_suite import SuiteError  # noqa: PLC0415
+
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0 or not out_wav.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [str(proc.returncode)]
+        raise SuiteError(f"{tool} failed on {what}: {tail[0]}")
+    audio, _ = sf.read(str(out_wav), dtype="float32", always_2d=True)
+    return audio

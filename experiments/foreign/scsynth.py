@@ -18,13 +18,12 @@ scsynth comes from Debian's ``supercollider-server`` (GPL-3; the rendered notes 
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from experiments.foreign.notes import ForeignNote, draw_note, finish_audio, note_labels, require_tool
+from experiments.foreign.notes import ForeignNote, draw_note, finish_audio, note_labels, render_with, require_tool
 from experiments.foreign.sc_binary import AR, SynthDefGraph, UGenOut, nrt_score, osc_bundle, osc_message
 from experiments.suites import SuiteTarget
 
@@ -104,7 +103,6 @@ def render_note(note: ForeignNote, what: str = "note", sr: int = SCSYNTH_SR) -> 
         When ``scsynth`` is missing or fails.
     """
     from experiments.sox_suite import SuiteError  # noqa: PLC0415
-    import soundfile as sf  # noqa: PLC0415
 
     exe = require_tool("scsynth", "scsynth:N", INSTALL_HINT)
     score = nrt_score([
@@ -115,11 +113,7 @@ def render_note(note: ForeignNote, what: str = "note", sr: int = SCSYNTH_SR) -> 
         score_path, out = Path(tmp) / "score.osc", Path(tmp) / "out.wav"
         score_path.write_bytes(score)
         cmd = [exe, "-N", str(score_path), "_", str(out), str(sr), "WAV", "float", "-o", "1", "-D", "0"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
-        if proc.returncode != 0 or not out.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [str(proc.returncode)]
-            raise SuiteError(f"scsynth failed on {what}: {tail[0]}")
-        audio, _ = sf.read(str(out), dtype="float32", always_2d=True)
+        audio = render_with(cmd, out, "scsynth", what, tmp)
     try:
         return finish_audio(audio, int(round(note.duration_s * sr)), what, sr=sr)
     except ValueError as exc:
