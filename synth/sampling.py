@@ -177,6 +177,13 @@ def _draw_v1_order(rng: np.random.Generator, duree_s: float, spec: SamplerSpec) 
         "noise_vol": float(rng.uniform(*spec.noise_vol_range)) if noisy else 0.0,
         "filter_type": FILTER_TYPES[int(rng.integers(len(FILTER_TYPES)))],
         "filter_cutoff": _log_uniform(rng, space["filter_cutoff"].low, space["filter_cutoff"].high),
+        **_draw_resonance_envelope_level(rng, spec),
+    }
+
+
+def _draw_resonance_envelope_level(rng: np.random.Generator, spec: SamplerSpec) -> dict[str, float]:
+    """The last draws of every distribution, in this order: Q, the ADSR, the master level."""
+    return {
         "filter_res": _log_uniform(rng, *spec.filter_res_range),
         "env_attack": _log_uniform(rng, *spec.attack_range_s),
         "env_decay": _log_uniform(rng, *spec.decay_range_s),
@@ -227,12 +234,7 @@ def draw_patch(rng: np.random.Generator, duree_s: float = 1.0, spec: SamplerSpec
         "noise_vol": float(noise_vol),
         "filter_type": filter_type,
         "filter_cutoff": float(cutoff_hz),
-        "filter_res": _log_uniform(rng, *spec.filter_res_range),
-        "env_attack": _log_uniform(rng, *spec.attack_range_s),
-        "env_decay": _log_uniform(rng, *spec.decay_range_s),
-        "env_sustain": float(rng.uniform(*spec.sustain_range)),
-        "env_release": _log_uniform(rng, *spec.release_range_s),
-        "master_vol": float(rng.uniform(*spec.master_vol_range)),
+        **_draw_resonance_envelope_level(rng, spec),
     }
 
 

@@ -36,13 +36,6 @@ def test_voices_json_lists_every_voice_with_its_parameters():
                 assert p["low"] < p["high"] and p["scale"] in ("lin", "log")
 
 
-def test_voices_table_still_lists_every_parameter():
-    result = runner.invoke(app, ["voices"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0
-    for voice in VOICES.values():
-        assert voice.name in result.stdout
-        for p in voice.space.params:
-            assert p.name in result.stdout
 
 
 def test_render_plays_a_patch_of_every_voice(tmp_path):
