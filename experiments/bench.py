@@ -36,7 +36,17 @@ import numpy as np
 from experiments.store import Store, TrialKey
 from experiments.suites import SuiteTarget
 
-__all__ = ["Trial", "TrialOutcome", "SweepPlan", "curve_grid", "run_trial", "score_patch", "plan_sweep", "run_sweep", "BACKENDS"]
+__all__ = ["Trial", "TrialOutcome", "SweepPlan", "curve_grid", "run_trial", "score_patch", "plan_sweep", "run_sweep", "split_method", "BACKENDS"]
+
+
+def split_method(method: str, voice: str = "subtractive") -> tuple[str, str]:
+    """``"NAME"`` or ``"NAME@VOICE"`` -> (strategy, voice); the sweep's voice when none is named.
+
+    One sweep can so compare voices side by side (``cma@analog``) while its
+    trials stay keyed by the method text.
+    """
+    name, _, named = method.partition("@")
+    return name, (named or voice)
 
 BACKENDS = ("loky", "dask")
 
@@ -124,8 +134,12 @@ def score_patch(found: Mapping[str, float | str], target: SuiteTarget) -> dict[s
 
 
 def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice: str = "subtractive") -> TrialOutcome:
-    """Run one trial; never raises (a failure comes back with ``status="error"`` and the traceback's last line)."""
+    """Run one trial; never raises (a failure comes back with ``status="error"`` and the traceback's last line).
+
+    ``optimizer`` may name a voice, ``NAME@VOICE`` (:func:`split_method`); the record keeps the text as given.
+    """
     record: dict = {"target": target.name, "optimizer": optimizer, "seed": int(seed), "budget": int(budget), "host": f"{socket.gethostname()}:{os.getpid()}"}
+    optimizer, voice = split_method(optimizer, voice)
     try:
         from matcher.pareto import front_of_rows  # noqa: PLC0415
         from matcher.search import MatchConfig  # noqa: PLC0415

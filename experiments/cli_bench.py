@@ -18,7 +18,7 @@ __all__ = ["register", "bench", "report"]
 
 def bench(
     suite: List[str] = typer.Option(["in-domain:10"], "--suite", "-s", help="Target suite, repeatable: in-domain:N, sox:N, scsynth:N (SuperCollider), faust:N (Faust via DawDreamer), gm:N (General MIDI one-shots via fluidsynth), dir:PATH. See docs/foreign_suites.md."),
-    optimizers: Optional[str] = typer.Option(None, "--optimizers", "-o", help="Comma-separated strategies [default: every known one]."),
+    optimizers: Optional[str] = typer.Option(None, "--optimizers", "-o", help="Comma-separated strategies, each NAME or NAME@VOICE (e.g. cma@analog) [default: every known one, subtractive voice]."),
     budget: int = typer.Option(1000, "--budget", "-b", help="Evaluations per trial."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds 0..N-1 per (target, optimiser)."),
     out: Path = typer.Option(..., "--out", help="Run folder (store.sqlite, trials.csv); re-running continues it."),
@@ -32,7 +32,7 @@ def bench(
     """Run every (target × optimiser × seed) trial not yet in OUT's store; export OUT/trials.csv."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: PLC0415
 
-    from experiments.bench import BACKENDS, plan_sweep, run_sweep  # noqa: PLC0415
+    from experiments.bench import BACKENDS, plan_sweep, run_sweep, split_method  # noqa: PLC0415
     from experiments.sox_suite import SuiteError, load_suite  # noqa: PLC0415
     from experiments.store import Store  # noqa: PLC0415
     from experiments.sweep_report import summary_markdown  # noqa: PLC0415
@@ -40,9 +40,14 @@ def bench(
 
     known = known_optimizers()
     names = [o.strip() for o in optimizers.split(",") if o.strip()] if optimizers else known
-    unknown = [o for o in names if o not in known]
+    unknown = [o for o in names if split_method(o)[0] not in known]
     if unknown:
         fail(f"unknown optimizer {unknown[0]!r} (known: {', '.join(known)})")
+    from synth.voices import VOICES  # noqa: PLC0415
+
+    unknown_voices = [o for o in names if split_method(o)[1] not in VOICES]
+    if unknown_voices:
+        fail(f"unknown voice in {unknown_voices[0]!r} (known: {', '.join(VOICES)}); write a method as NAME or NAME@VOICE")
     if budget < 1:
         fail(f"--budget must be a positive number of evaluations, got {budget}")
     if seeds < 1:
