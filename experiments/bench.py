@@ -170,7 +170,8 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
         front = front_of_rows(scored)
         if front is not None:  # a two-objective optimiser: the trial's answer is the knee, as in `matcher match`
             patch, final_loss = dict(front.knee_point.patch), front.knee_point.fitness
-        match = render(patch, target.sr, len(target.audio), voice)
+        played_by = result.voice or voice  # a raced trial (NAME@auto) names its winner
+        match = render(patch, target.sr, len(target.audio), played_by)
         metrics = all_metrics(match, target.audio, target.sr)
         metrics.update(score_patch(patch, target))
         if front is not None:
@@ -179,6 +180,9 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
         if evals:
             for e in curve_grid(len(evals)):
                 curve.append((int(e), float(walls[e - 1]), float(bests[e - 1])))
+        if result.voice is not None:
+            patch = {**patch, "voice": played_by}
+            metrics.update({f"distance_{v}": float(d) for v, d in (getattr(result, "info", {}) or {}).get("voice_losses", {}).items()})
         record.update(status="ok", final_loss=final_loss, evals=int(result.evals), wall_s=float(wall_s), patch=patch, metrics=metrics)
         return TrialOutcome(record, curve)
     except Exception as exc:  # noqa: BLE001 - one failing strategy must not end a sweep

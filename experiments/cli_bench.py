@@ -43,11 +43,12 @@ def bench(
     unknown = [o for o in names if split_method(o)[0] not in known]
     if unknown:
         fail(f"unknown optimizer {unknown[0]!r} (known: {', '.join(known)})")
+    from matcher.strategies import AUTO_VOICE  # noqa: PLC0415
     from synth.voices import VOICES  # noqa: PLC0415
 
-    unknown_voices = [o for o in names if split_method(o)[1] not in VOICES]
+    unknown_voices = [o for o in names if split_method(o)[1] not in (*VOICES, AUTO_VOICE)]
     if unknown_voices:
-        fail(f"unknown voice in {unknown_voices[0]!r} (known: {', '.join(VOICES)}); write a method as NAME or NAME@VOICE")
+        fail(f"unknown voice in {unknown_voices[0]!r} (known: {', '.join(VOICES)}, {AUTO_VOICE}); write a method as NAME or NAME@VOICE")
     if budget < 1:
         fail(f"--budget must be a positive number of evaluations, got {budget}")
     if seeds < 1:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from matcher.optimizers import OPTIMIZERS
 from matcher.pipeline import DEFAULT_BUDGET, MAX_DURATION_S, publish_folder
-from matcher.strategies import DEFAULT_STRATEGY
+from matcher.strategies import AUTO_VOICE, DEFAULT_STRATEGY
 from synth.voices import VOICES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find the synth patch that reproduces a target sound.")
@@ -48,8 +48,8 @@ def known_optimizers() -> list[str]:
 def _check_match_args(optimizer: str, voice: str, budget: int, time_limit: float | None, jobs: int) -> None:
     if optimizer not in known_optimizers():
         raise UsageError(f"unknown optimizer {optimizer!r} (known: {', '.join(known_optimizers())})")
-    if voice not in VOICES:
-        raise UsageError(f"unknown voice {voice!r} (known: {', '.join(VOICES)})")
+    if voice not in VOICES and voice != AUTO_VOICE:
+        raise UsageError(f"unknown voice {voice!r} (known: {', '.join(VOICES)}, or {AUTO_VOICE} to race them)")
     if budget < 1:
         raise UsageError(f"--budget must be a positive number of evaluations, got {budget}")
     if time_limit is not None and not time_limit > 0:
@@ -109,7 +109,7 @@ def match(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop the search after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed and budget give the same patch)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes for evaluation (does not change the result) [default: one per core, 1 below a budget of 300]."),
-    voice: str = typer.Option("subtractive", "--voice", help="Synth voice: " + ", ".join(VOICES) + "."),
+    voice: str = typer.Option("subtractive", "--voice", help="Synth voice: " + ", ".join(VOICES) + f", or {AUTO_VOICE}: race them and keep the one that fits (the summary gives each voice's best distance)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: matches/<target-stem>/]."),
     sr: Optional[int] = typer.Option(None, "--sr", help="Working sample rate of the search (Hz) [default: the target's own rate, at most 48 kHz]; match.wav uses the target's rate."),
 ) -> None:
@@ -159,9 +159,12 @@ def match(
         fail(f"{out}: cannot write the results ({exc.strerror or exc})")
     pitch = outcome.pitch
     f0_text = f"{pitch.f0_hz:.2f} Hz" if pitch.voiced and pitch.f0_hz else "unpitched"
+    if outcome.voice_losses:
+        race = ", ".join(f"{v} {d:.4g}" for v, d in sorted(outcome.voice_losses.items(), key=lambda kv: kv[1]))
+        out_console.print(f"voice race: {outcome.voice} wins; best distance per voice: {race}")
     out_console.print(
         _summary_table(
-            voice,
+            outcome.voice,
             outcome.patch,
             outcome.loss,
             outcome.evals,

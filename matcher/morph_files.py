@@ -70,7 +70,7 @@ def load_end(path: str | Path, settings=None, on_phase: Callable[[str], None] | 
         outcome = match_target(target, settings)
     except MatchInterrupted:
         raise KeyboardInterrupt from None
-    return MorphEnd(settings.voice, outcome.patch, f"{path} (matched, distance {outcome.loss:.4g})")
+    return MorphEnd(outcome.voice, outcome.patch, f"{path} (matched, distance {outcome.loss:.4g})")
 
 
 def step_document(step: MorphStep, side_gains: Sequence[float], n_steps: int, sr: int, ends: tuple[MorphEnd, MorphEnd]) -> dict:

@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from matcher.strategies import DEFAULT_STRATEGY
 
-__all__ = ["MatchSettings", "MatchOutcome", "match_target", "default_jobs", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET"]
+__all__ = ["MatchSettings", "MatchOutcome", "MatchInterrupted", "match_target", "default_jobs", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET"]
 
 DEFAULT_SR = 22050
 """Working sample rate of the commands that have no target to take it from (e.g. ``matcher predict``), in Hz."""
@@ -71,7 +71,8 @@ class MatchSettings:
     jobs : int or None
         Worker processes (do not change the result); ``None``: :func:`default_jobs`.
     voice : str
-        Voice name.
+        Voice name, or ``"auto"``: the voices race (:mod:`matcher.voice_race`)
+        and the outcome names the winner.
     sr : int or None
         Working sample rate of the search, in Hz; ``None`` (the default): the
         target's own rate, at most 48 kHz, so the fitness sees its whole band.
@@ -116,6 +117,8 @@ class MatchOutcome:
         Seconds from the start of the search to its last evaluation.
     info : dict
         What the strategy reported (probabilities, fits, ...), JSON-safe where possible.
+    voice : str
+        Voice of ``patch`` (the winner when ``settings.voice`` is ``"auto"``).
     """
 
     target: Any
@@ -132,6 +135,16 @@ class MatchOutcome:
     search_wall_s: float
     info: dict = field(default_factory=dict)
     front: Any = None  # issue 11: matcher.pareto.ParetoFront of a two-objective match (nsga2), whose knee is ``patch``
+    voice: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.voice:
+            self.voice = self.settings.voice
+
+    @property
+    def voice_losses(self) -> dict[str, float] | None:
+        """Each raced voice's best distance (``--voice auto``), else ``None``."""
+        return self.info.get("voice_losses")
 
     @property
     def evals(self) -> int:
@@ -155,12 +168,14 @@ class MatchOutcome:
             "polish_evals": self.polish_evals,
             "metrics": self.metrics,
         }
+        if self.voice_losses is not None:
+            extra["voice_race"] = {"voices": dict(self.voice_losses), "evals": dict(self.info.get("voice_evals", {}))}
         if self.front is not None:  # issue 11
             from matcher.pareto import KNEE_RULE  # noqa: PLC0415
 
             knee = self.front.knee_point
             extra["pareto"] = {"front_size": len(self.front), "knee": KNEE_RULE, "spectral": knee.spectral, "envelope": knee.envelope}
-        return patch_document(self.patch, s.voice, self.target.orig_sr, self.loss, **extra)
+        return patch_document(self.patch, self.voice, self.target.orig_sr, self.loss, **extra)
 
 
 class MatchInterrupted(Exception):
@@ -205,11 +220,12 @@ def match_target(
 
     from matcher.evaluator import start_workers  # noqa: PLC0415
     from matcher.pareto import front_of_rows, is_two_objective  # noqa: PLC0415
+    from matcher.voice_race import AUTO_VOICE, BASE_VOICE  # noqa: PLC0415
 
     s = settings
     sr = int(target.sr)
     jobs = default_jobs(s.budget) if s.jobs is None else s.jobs
-    start_workers(jobs, s.voice, sr)  # their start-up overlaps the analysis below
+    start_workers(jobs, BASE_VOICE if s.voice == AUTO_VOICE else s.voice, sr)  # their start-up overlaps the analysis below
     two_objectives = is_two_objective(s.optimizer)  # issue 11: the knee of the front is the match, never re-polished on one objective
     n_polish = 0 if two_objectives else polish_budget(s.budget, sr, target.orig_sr)
     config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=jobs, voice=s.voice, sr=sr)
@@ -231,7 +247,7 @@ def match_target(
         if n_polish and rows and stopped_by == "budget":
             if on_phase is not None:
                 on_phase(f"polishing at {target.orig_sr} Hz")
-            polish_at_rate(result, target.orig_audio, target.orig_sr, config, n_polish, collect, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
+            polish_at_rate(result, target.orig_audio, target.orig_sr, replace(config, voice=result.voice or config.voice), n_polish, collect, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
     except KeyboardInterrupt:
         stopped_by = "interrupted"
     if not rows:
@@ -240,10 +256,11 @@ def match_target(
     polished = [r for r in rows if r.arm == polish_label]
     best_row = min(polished or rows, key=lambda r: r.loss)
     patch, loss = dict(best_row.patch), float(best_row.loss)
+    voice = best_row.voice or s.voice  # a raced match's rows name their voice
     front = front_of_rows(rows) if two_objectives else None  # issue 11
     if front is not None:
         patch, loss = dict(front.knee_point.patch), front.knee_point.fitness
-    match_audio = render(patch, target.orig_sr, len(target.orig_audio), s.voice)
+    match_audio = render(patch, target.orig_sr, len(target.orig_audio), voice)
     scores = all_metrics(match_audio, target.orig_audio, target.orig_sr)  # at the target's own rate
     metrics = {
         "mfcc_distance": scores["mfcc"],
@@ -254,12 +271,15 @@ def match_target(
     return MatchOutcome(
         target=target, settings=s, patch=patch, loss=loss, distance_sr=target.orig_sr if polished else sr,
         rows=rows, polish_evals=len(polished), match_audio=match_audio, metrics=metrics, pitch=pitch,
-        stopped_by=stopped_by, search_wall_s=rows[-1].wall_s, info=info, front=front,
+        stopped_by=stopped_by, search_wall_s=rows[-1].wall_s, info=info, front=front, voice=voice,
     )
 
 
 def history_csv(rows: Sequence[Any], param_names: Sequence[str]) -> str:
-    """``history.csv`` text: ``eval, wall_s, loss, best_loss, arm`` and the patch's parameters."""
+    """``history.csv`` text: ``eval, wall_s, loss, best_loss, arm`` and the patch's parameters.
+
+    A parameter a row's patch does not have (another voice's, in a raced match) is left empty.
+    """
     import csv  # noqa: PLC0415
     import io  # noqa: PLC0415
 
@@ -267,7 +287,7 @@ def history_csv(rows: Sequence[Any], param_names: Sequence[str]) -> str:
     w = csv.writer(buf)
     w.writerow(["eval", "wall_s", "loss", "best_loss", "arm", *param_names])
     for r in rows:
-        w.writerow([r.eval, f"{r.wall_s:.4f}", f"{r.loss:.6g}", f"{r.best_loss:.6g}", r.arm, *(r.patch[n] if isinstance(r.patch[n], str) else f"{r.patch[n]:.6g}" for n in param_names)])
+        w.writerow([r.eval, f"{r.wall_s:.4f}", f"{r.loss:.6g}", f"{r.best_loss:.6g}", r.arm, *("" if n not in r.patch else r.patch[n] if isinstance(r.patch[n], str) else f"{r.patch[n]:.6g}" for n in param_names)])
     return buf.getvalue()
 
 
@@ -303,7 +323,8 @@ def outcome_files(outcome: MatchOutcome, title_name: str | None = None) -> dict[
 
     s, tgt = outcome.settings, outcome.target
     name = title_name or Path(str(tgt.path)).name
-    param_names = get_voice(s.voice).space.names
+    voices = list(dict.fromkeys(r.voice or s.voice for r in outcome.rows)) or [outcome.voice]
+    param_names = list(dict.fromkeys(n for v in voices for n in get_voice(v).space.names))  # every raced voice's columns
     polished = outcome.polish_evals
 
     def write_report(path: Path) -> None:
@@ -311,7 +332,7 @@ def outcome_files(outcome: MatchOutcome, title_name: str | None = None) -> dict[
 
         plot_match_report(
             path, tgt.orig_audio, outcome.match_audio, tgt.orig_sr, [r.best_loss for r in outcome.rows],
-            title=f"{name}: distance {outcome.loss:.4g} at {outcome.distance_sr} Hz ({s.optimizer}, {outcome.evals} evals)",
+            title=f"{name}: distance {outcome.loss:.4g} at {outcome.distance_sr} Hz ({s.optimizer}, {outcome.voice}, {outcome.evals} evals)",
             polish_start=outcome.evals - polished + 1 if polished else None,
             front=None if outcome.front is None else outcome.front.objectives(),
             knee=None if outcome.front is None else outcome.front.knee,

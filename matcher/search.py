@@ -106,6 +106,8 @@ class Evaluation:
     arm: str
     patch: Mapping[str, float | str]
     objectives: tuple[float, float] | None = None  # (spectral, envelope) when the optimiser has two objectives (issue 11)
+    voice: str | None = None
+    """Voice of ``patch`` when a match races several (``--voice auto``); ``None``: the match's one voice."""
 
 
 @dataclass
@@ -130,6 +132,8 @@ class MatchResult:
     pitch: PitchEstimate
     arms: list[Arm]
     stopped_by: str
+    voice: str | None = None
+    """Voice of ``patch`` when the match raced several (``--voice auto``); ``None``: ``config.voice``."""
 
 
 def pitch_arms(pitch: PitchEstimate, space: ParamSpace, max_candidates: int = 3) -> list[tuple[str, ParamSpace]]:

@@ -18,7 +18,10 @@ if TYPE_CHECKING:  # the search stack is heavy to import; the CLI reads this mod
     from matcher.search import Evaluation, MatchConfig, MatchResult
     from objectives.pitch import PitchEstimate
 
-__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "run_strategy"]
+__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "AUTO_VOICE", "run_strategy"]
+
+AUTO_VOICE = "auto"
+"""The voice name that races every voice (:mod:`matcher.voice_race`)."""
 
 DEFAULT_STRATEGY = "hybrid"
 """What ``matcher match`` runs without ``--optimizer``: predictor seeds, then CMA-ES.
@@ -39,7 +42,15 @@ def run_strategy(
     callback: Callable[[Sequence[Evaluation]], None] | None = None,
     pitch: PitchEstimate | None = None,
 ) -> MatchResult:
-    """Run the strategy named by ``config.optimizer`` (a plain optimiser runs :func:`run_match`)."""
+    """Run the strategy named by ``config.optimizer`` (a plain optimiser runs :func:`run_match`).
+
+    With ``config.voice == "auto"`` the voices race (:mod:`matcher.voice_race`),
+    the base voice running this strategy; ``result.voice`` names the winner.
+    """
+    if config.voice == AUTO_VOICE:
+        from matcher.voice_race import run_voice_race  # noqa: PLC0415
+
+        return run_voice_race(target_audio, config, callback=callback, pitch=pitch)
     target = STRATEGIES.get(config.optimizer)
     if target is None:
         from matcher.search import run_match  # noqa: PLC0415

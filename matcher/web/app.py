@@ -116,7 +116,7 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = Non
     async def options(request: Request) -> Response:
         return JSONResponse(
             {
-                "voices": [{"name": v.name, "doc": v.doc} for v in VOICES.values()],
+                "voices": [{"name": v.name, "doc": v.doc} for v in VOICES.values()] + [{"name": "auto", "doc": "race every voice; the match names the one that fits"}],
                 "optimizers": known_optimizers(),
                 "defaults": {"voice": "subtractive" if "subtractive" in VOICES else next(iter(VOICES)), "budget": DEFAULT_BUDGET, "optimizer": DEFAULT_STRATEGY},
                 "upload_cap_bytes": manager.upload_cap_bytes,

@@ -417,13 +417,14 @@ class JobManager:
 
         settings, target = outcome.settings, outcome.target
         files = outcome_files(outcome, job.file_name)
-        files["synth.py"] = lambda p: write_text_atomic(p, pyo_script(settings.voice, outcome.patch, target.orig_sr, source_name="patch.json"))
+        files["synth.py"] = lambda p: write_text_atomic(p, pyo_script(outcome.voice, outcome.patch, target.orig_sr, source_name="patch.json"))
         files["target.png"] = lambda p: write_spectrogram_png(p, target.orig_audio, target.orig_sr, f"target: {job.file_name}")
         files["match.png"] = lambda p: write_spectrogram_png(p, outcome.match_audio, target.orig_sr, f"match: distance {outcome.loss:.4g}")
         publish_folder(files, self.result_dir(job.id))
-        space = get_voice(settings.voice).space
+        space = get_voice(outcome.voice).space
         result = {
-            "voice": settings.voice,
+            "voice": outcome.voice,
+            "voice_losses": outcome.voice_losses,
             "params": [{"name": p.name, "value": outcome.patch[p.name], "unit": p.unit, "doc": p.doc} for p in space.params],
             "distance": float(outcome.loss),
             "distance_sr": int(outcome.distance_sr),

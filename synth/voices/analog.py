@@ -26,12 +26,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from synth.params import Param, ParamSpace
-from synth.voices.base import AMP_ENVELOPE_PARAMS, PITCH_MOTION_PARAMS, Voice
+from synth.voices.base import AMP_ENVELOPE_PARAMS, PITCH_MOTION_NEUTRAL, PITCH_MOTION_PARAMS, Voice, pitch_motion_seeds
 from synth.voices.controls import clamp_cutoff, control_times, cutoff_track
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, oscillator, pitch_signal, silence
 from synth.voices.subtractive import OSC_TYPES
 
-__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio"]
+__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio", "analog_motion_seeds"]
 
 ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowpass24")
 """12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass.
@@ -143,6 +143,34 @@ def osc2_ratio(osc2_coarse_st: float, osc2_detune_cents: float) -> float:
     return 2.0 ** (math.floor(osc2_coarse_st + 0.5) / 12.0 + osc2_detune_cents / 1200.0)
 
 
+ANALOG_NEUTRAL: dict[str, float] = {
+    "osc_pw": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": 0.0, "osc2_mix": 0.0,
+    "fenv_amount_oct": 0.0, "fenv_attack_s": 0.002, "fenv_decay_s": 0.15, "fenv_sustain": 0.0,
+    **PITCH_MOTION_NEUTRAL, "drive": 0.0,
+}
+"""The analog voice with every extra part off: it then plays a subtractive patch sample for sample."""
+
+
+def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float | str]]:
+    """Movements of a static patch this voice can play (see :attr:`synth.voices.base.Voice.motion_seeds`).
+
+    A closing filter (2 or 4 octaves above a cutoff one octave below the static
+    one, falling in 80 or 250 ms; through the 24 dB lowpass too when the patch is
+    a lowpass), a detuned second oscillator (8 or 20 cents), a narrower pulse
+    for a square, and the shared pitch drops and vibrato.
+    """
+    cutoff_hz = float(patch.get("filter_cutoff", 1000.0))
+    plucks = [
+        {"fenv_amount_oct": amount, "fenv_decay_s": decay_s, "fenv_attack_s": 0.002, "fenv_sustain": 0.0, "filter_cutoff": cutoff_hz / 2.0}
+        for amount in (2.0, 4.0) for decay_s in (0.08, 0.25)
+    ]
+    if patch.get("filter_type") == "lowpass":
+        plucks += [{**v, "filter_type": "lowpass24"} for v in plucks]
+    detunes = [{"osc2_mix": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": cents} for cents in (8.0, 20.0)]
+    pulses = [{"osc_pw": 0.25}] if patch.get("osc_type") == "square" else []
+    return [*plucks, *detunes, *pulses, *pitch_motion_seeds(patch)]
+
+
 ANALOG = Voice(
     name="analog",
     space=ParamSpace(
@@ -172,6 +200,8 @@ ANALOG = Voice(
     build=_build_analog,
     doc="2 oscillators (sine/saw/pulse/triangle, detune) + noise -> biquad LP/HP/BP or 24 dB LP with filter env -> drive -> ADSR; pitch env, vibrato",
     gain_param="master_vol",
+    neutral=ANALOG_NEUTRAL,
+    motion_seeds=analog_motion_seeds,
 )
 
 VOICE = ANALOG

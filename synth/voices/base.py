@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 from synth.params import Param, ParamSpace
 
-__all__ = ["Voice", "envelope_times", "AMP_ENVELOPE_PARAMS", "PITCH_MOTION_PARAMS"]
+__all__ = ["Voice", "envelope_times", "AMP_ENVELOPE_PARAMS", "PITCH_MOTION_PARAMS", "PITCH_MOTION_NEUTRAL", "pitch_motion_seeds"]
+
+MotionSeeds = Callable[[Mapping[str, float | str]], Sequence[Mapping[str, float | str]]]
+"""``seeds(patch) -> variants``: partial patches that add one kind of movement to a static note."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,19 @@ class Voice:
         Stem of the trained predictor shipped for this voice in ``matcher/models/``
         (the ``hybrid`` strategy's seeds and fits); ``None``: the voice has none,
         and ``hybrid`` runs its search from the screening design alone.
+    neutral : mapping
+        Values of the parameters that switch the voice's extra parts off (no
+        second oscillator, no filter envelope, no vibrato, ...).  A patch of
+        another voice carried into this one (:func:`matcher.voice_race.carry_patch`)
+        takes these for the parameters it does not have; when the other voice's
+        parameters are a subset of this one's, the carried patch renders the same
+        samples (tested for subtractive -> analog).
+    motion_seeds : callable or None
+        ``motion_seeds(patch)``: variants of a carried static patch that add the
+        movements this voice can play (a closing filter, a pitch drop, vibrato,
+        detune, FM at integer ratios), each a partial patch laid over ``patch``.
+        The voice race evaluates them as seeds, so the fitness, not a guess,
+        decides whether the target moves.
     """
 
     name: str
@@ -41,6 +57,8 @@ class Voice:
     doc: str = ""
     gain_param: str | None = None
     predictor_model: str | None = None
+    neutral: Mapping[str, float | str] = field(default_factory=dict)
+    motion_seeds: MotionSeeds | None = None
 
 
 def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: float) -> tuple[float, float, float]:
@@ -74,3 +92,19 @@ PITCH_MOTION_PARAMS: tuple[Param, ...] = (
     Param("vib_delay_s", "s", 0.0, 2.0, "lin", doc="vibrato onset delay (then a fade-in as long)"),
 )
 """Pitch envelope and vibrato, shared by the voices that have them."""
+
+PITCH_MOTION_NEUTRAL: dict[str, float] = {"pitch_env_st": 0.0, "pitch_env_decay_s": 0.05, "vib_rate_hz": 5.5, "vib_depth_cents": 0.0, "vib_delay_s": 0.0}
+""":data:`PITCH_MOTION_PARAMS` switched off: no pitch envelope, no vibrato."""
+
+
+def pitch_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float]]:
+    """Pitch movements worth trying on a static note: drops onto the note and a delayed vibrato.
+
+    Drops of a fifth, an octave and two octaves (glide time constants of 15-60 ms,
+    as plucked basses and toms have), a slight rise, and vibrato of 25 cents at
+    5.5 Hz starting after 0 or 0.2 s.
+    """
+    del patch  # the variants do not depend on the note
+    drops = [{"pitch_env_st": st, "pitch_env_decay_s": tau} for st, tau in ((7.0, 0.03), (12.0, 0.04), (24.0, 0.02), (12.0, 0.1), (-2.0, 0.05))]
+    vibratos = [{"vib_depth_cents": 25.0, "vib_rate_hz": 5.5, "vib_delay_s": delay} for delay in (0.0, 0.2)]
+    return [*drops, *vibratos]

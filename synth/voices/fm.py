@@ -28,11 +28,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from synth.params import Param, ParamSpace
-from synth.voices.base import AMP_ENVELOPE_PARAMS, PITCH_MOTION_PARAMS, Voice
+from synth.voices.base import AMP_ENVELOPE_PARAMS, PITCH_MOTION_NEUTRAL, PITCH_MOTION_PARAMS, Voice, pitch_motion_seeds
 from synth.voices.controls import CUTOFF_MAX_FRACTION, control_times
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, pitch_signal
 
-__all__ = ["FM", "VOICE", "index_curve", "max_index", "feedback_wave", "FEEDBACK_MAX_RAD"]
+__all__ = ["FM", "VOICE", "FM_NEUTRAL", "fm_motion_seeds", "index_curve", "max_index", "feedback_wave", "FEEDBACK_MAX_RAD"]
 
 FEEDBACK_MAX_RAD = 0.9
 """Highest modulator feedback: below 1 rad the feedback sine is smooth (harmonics fall off fast)."""
@@ -168,6 +168,31 @@ def _build_fm(pyo: Any, patch: Mapping[str, float | str], ctx: Any) -> Any:
     return keep_alive(out, keep)
 
 
+FM_NEUTRAL: dict[str, float] = {
+    "fm_ratio": 1.0, "fm_index": 0.0, "fm_index_env_amount": 0.0, "fm_index_decay_s": 0.2, "fm_feedback": 0.0,
+    **PITCH_MOTION_NEUTRAL,
+}
+"""No modulation: a sine carrier (plus noise), with no pitch movement."""
+
+FM_SEED_RATIOS = (1.0, 2.0, 3.0, 4.0, 0.5)
+"""Modulator/carrier ratios the seeds try: harmonic spectra at integer ratios, and a sub-octave."""
+
+
+def fm_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float]]:
+    """FM spectra to try on a carried note (see :attr:`synth.voices.base.Voice.motion_seeds`).
+
+    Each ratio of :data:`FM_SEED_RATIOS` with a steady index of 1 or 3 rad, and
+    with an index falling from 4 rad above it in 0.2 s (a struck or plucked FM
+    tone), then the shared pitch drops and vibrato on the plain carrier.
+    """
+    seeds: list[dict[str, float]] = []
+    for ratio in FM_SEED_RATIOS:
+        for index in (1.0, 3.0):
+            for env_amount in (0.0, 4.0):
+                seeds.append({"fm_ratio": ratio, "fm_index": index, "fm_index_env_amount": env_amount, "fm_index_decay_s": 0.2})
+    return [*seeds, *pitch_motion_seeds(patch)]
+
+
 FM = Voice(
     name="fm",
     space=ParamSpace(
@@ -189,6 +214,8 @@ FM = Voice(
     build=_build_fm,
     doc="2-operator FM: feedback sine modulator (ratio, index envelope) -> sine carrier, + noise -> ADSR; pitch env, vibrato",
     gain_param="master_vol",
+    neutral=FM_NEUTRAL,
+    motion_seeds=fm_motion_seeds,
 )
 
 VOICE = FM

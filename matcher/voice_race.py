@@ -1,0 +1,258 @@
+"""``--voice auto``: the voices race as arms of one match, so the budget goes to the voice that fits.
+
+A target from another engine or a microphone may move in ways the
+subtractive voice cannot play (a closing filter, a pitch drop, vibrato, FM),
+and which voice fits is not known before rendering.  The race:
+
+1. **base**: the subtractive voice runs the match's strategy (by default the
+   hybrid: predictor, render-free fits, a race of its 12 combinations) on
+   :data:`BASE_SHARE` of the budget;
+2. **challengers** (:data:`CHALLENGERS`): each starts from the base's best
+   patch carried into its own space (:func:`carry_patch`, which for the
+   analog voice renders the very same samples), plus the movements the voice
+   can play (``Voice.motion_seeds``: closing filters, detune, pitch drops,
+   vibrato, FM ratios), every one evaluated as a seed, then searches from the
+   best of them on its share;
+3. **leader**: the voice with the best distance so far gets the rest of the
+   budget, searching on from its best patch.
+
+So no voice is dropped without rendered evidence, and the budget follows the
+distances.  A base already within :data:`SETTLED_LOSS` (an in-domain note) skips
+the challengers: its voice reproduces the target and gets the rest.
+
+Every evaluation row carries its voice (``Evaluation.voice``), so an
+interrupted race still knows how to render its best patch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
+from matcher.strategies import AUTO_VOICE
+from objectives.pitch import PitchEstimate, estimate_pitch
+from synth.voices import get_voice
+
+__all__ = ["AUTO_VOICE", "BASE_VOICE", "BASE_SHARE", "CHALLENGERS", "SETTLED_LOSS", "VoiceBest", "carry_patch", "race_voices", "run_voice_race"]
+
+BASE_VOICE = "subtractive"
+"""The voice that runs the match's own strategy first; the others start from its answer."""
+
+BASE_SHARE = 0.45
+"""Share of the budget the base voice gets."""
+
+CHALLENGERS: tuple[tuple[str, float], ...] = (("analog", 0.30), ("fm", 0.10))
+"""(voice, share of the budget) of each challenger, in order; the leader gets what is left (0.15)."""
+
+SETTLED_LOSS = 0.05
+"""A base distance at or below this skips the challengers.  In-domain notes are at about 0.001
+by then (suites 101-202); no note of the foreign suites came below 0.3 with any voice."""
+
+CARRIED_SIGMA = 0.03
+"""Initial spread of a challenger's optimiser, in unit-cube coordinates, along the parameters
+carried over from the base patch (they are already fitted)."""
+
+MOVEMENT_SIGMA = 0.15
+"""Initial spread along the parameters the base voice does not have (the movements)."""
+
+LEADER_SIGMA = 0.05
+"""Initial spread of the leader's last search around its best patch."""
+
+CHALLENGER_OPTIMIZER = "diagonal-cma"
+"""What a challenger and the leader search with when the match's optimiser is a strategy (the hybrid)."""
+
+
+@dataclass(frozen=True)
+class VoiceBest:
+    """A voice's best patch so far in the race.
+
+    Attributes
+    ----------
+    voice : str
+    patch : dict
+        Physical values, choices by name.
+    loss : float
+        Fitness distance at the match's working rate.
+    evals : int
+        Evaluations this voice has had.
+    """
+
+    voice: str
+    patch: dict
+    loss: float
+    evals: int
+
+
+def carry_patch(patch: Mapping[str, float | str], voice_name: str) -> dict[str, float | str]:
+    """A patch of one voice as a patch of ``voice_name``.
+
+    Shared parameters keep their values (clipped to this voice's range); the
+    others take the voice's ``neutral`` value, or the centre of their range.
+    """
+    voice = get_voice(voice_name)
+    out: dict[str, float | str] = {}
+    for p in voice.space.params:
+        value = patch.get(p.name, voice.neutral.get(p.name))
+        if p.is_choice:
+            out[p.name] = str(value) if value in p.choices else p.choices[0]
+        elif value is None:
+            out[p.name] = p.decode(0.5)
+        else:
+            out[p.name] = float(min(max(float(value), p.low), p.high))
+    return out
+
+
+def _inner_optimizer(optimizer: str) -> str | None:
+    """What the challengers search with: the match's optimiser, or :data:`CHALLENGER_OPTIMIZER` for the hybrid; ``None``: no search (``predict``)."""
+    from matcher.strategies import STRATEGIES  # noqa: PLC0415
+
+    if optimizer == "predict":
+        return None
+    return CHALLENGER_OPTIMIZER if optimizer in STRATEGIES else optimizer
+
+
+class _Ledger:
+    """Numbers the evaluations of every stage as one match and tracks each voice's best."""
+
+    def __init__(self, callback: Callable[[Sequence[Evaluation]], None] | None, t0: float) -> None:
+        self.callback = callback
+        self.t0 = t0
+        self.evals = 0
+        self.best_loss = math.inf
+        self.best: dict[str, VoiceBest] = {}
+
+    def reporter(self, voice: str) -> Callable[[Sequence[Evaluation]], None]:
+        """A callback for one stage: renumbers its rows and labels them with the voice."""
+        first, offset_s = self.evals, time.perf_counter() - self.t0
+
+        def report(rows: Sequence[Evaluation]) -> None:
+            out = []
+            for r in rows:
+                self.best_loss = min(self.best_loss, float(r.loss))
+                self.evals += 1
+                out.append(replace(r, eval=first + r.eval, wall_s=offset_s + r.wall_s, best_loss=self.best_loss, arm=f"{voice} {r.arm}", voice=voice))
+            if self.callback is not None and out:
+                self.callback(out)
+
+        return report
+
+    def record(self, voice: str, result: MatchResult) -> None:
+        old = self.best.get(voice)
+        evals = result.evals + (old.evals if old else 0)
+        if old is None or result.loss < old.loss:
+            self.best[voice] = VoiceBest(voice, dict(result.patch), float(result.loss), evals)
+        else:
+            self.best[voice] = replace(old, evals=evals)
+
+    def leader(self) -> VoiceBest:
+        return min(self.best.values(), key=lambda b: b.loss)
+
+
+def _spreads(voice_name: str, carried_names: set[str]) -> dict[str, float]:
+    """Per-parameter initial spread in natural units: :data:`CARRIED_SIGMA` or :data:`MOVEMENT_SIGMA` of each range."""
+    out = {}
+    for p in get_voice(voice_name).space.params:
+        if p.is_choice:
+            continue
+        width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
+        out[p.name] = (CARRIED_SIGMA if p.name in carried_names else MOVEMENT_SIGMA) * width
+    return out
+
+
+def _search_from(
+    target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
+    optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
+) -> MatchResult | None:
+    """Evaluate ``seeds`` in ``voice_name`` and search on from the best of each choice combination."""
+    if budget < 1:
+        return None
+    voice = get_voice(voice_name)
+    choice_names = [p.name for p in voice.space.params if p.is_choice]
+    combos = list({tuple(str(s[n]) for n in choice_names): {n: str(s[n]) for n in choice_names} for s in seeds}.values()) if choice_names else None
+    time_left = None if deadline is None else max(1e-3, deadline - time.perf_counter())
+    stage = replace(config, voice=voice_name, optimizer=optimizer, budget=int(budget), sigma0=sigma0, screen_design=False, keep_ratio=None, time_limit_s=time_left)
+    result = run_match(target_audio, stage, callback=ledger.reporter(voice_name), pitch=pitch, seed_patches=list(seeds),
+                       seed_spreads=[spread] * len(seeds), combos=combos)
+    ledger.record(voice_name, result)
+    return result
+
+
+def race_voices(
+    target_audio: np.ndarray,
+    config: MatchConfig,
+    callback: Callable[[Sequence[Evaluation]], None] | None = None,
+    pitch: PitchEstimate | None = None,
+) -> tuple[MatchResult, dict[str, VoiceBest]]:
+    """Race the voices on one target; see the module docstring.
+
+    Parameters
+    ----------
+    target_audio : ndarray, shape (n_samples,), float32
+        Target at ``config.sr``.
+    config : MatchConfig
+        ``config.voice`` is ignored (every voice races); ``config.optimizer`` is
+        the base voice's strategy.
+
+    Returns
+    -------
+    result : MatchResult
+        The best patch of any voice; ``result.voice`` names it.
+    best : dict
+        Each voice's :class:`VoiceBest`, by name.
+    """
+    from matcher.strategies import run_strategy  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    deadline = None if config.time_limit_s is None else t0 + config.time_limit_s
+    pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
+    ledger = _Ledger(callback, t0)
+    inner = _inner_optimizer(config.optimizer)
+    total = int(config.budget)
+    base_budget = total if inner is None else max(1, int(round(BASE_SHARE * total)))
+    base = run_strategy(target_audio, replace(config, voice=BASE_VOICE, budget=base_budget), callback=ledger.reporter(BASE_VOICE), pitch=pitch)
+    ledger.record(BASE_VOICE, base)
+    stopped_by, info = base.stopped_by, dict(getattr(base, "info", {}) or {})
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() >= deadline
+
+    if inner is not None and stopped_by == "budget" and base.loss > SETTLED_LOSS:
+        base_names = set(get_voice(BASE_VOICE).space.names)
+        for voice_name, share in CHALLENGERS:
+            if out_of_time() or total - ledger.evals < 1:
+                break
+            voice = get_voice(voice_name)
+            carried = carry_patch(base.patch, voice_name)
+            variants = [carry_patch({**carried, **v}, voice_name) for v in (voice.motion_seeds(carried) if voice.motion_seeds else ())]
+            budget = min(total - ledger.evals, int(round(share * total)))
+            res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,
+                               _spreads(voice_name, base_names), ledger, pitch, deadline)
+            if res is not None:
+                stopped_by = res.stopped_by
+    if inner is not None and stopped_by == "budget" and total - ledger.evals >= 1 and not out_of_time():
+        lead = ledger.leader()
+        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, LEADER_SIGMA, None, ledger, pitch, deadline)
+        if res is not None:
+            stopped_by = res.stopped_by
+    if out_of_time() and stopped_by == "budget" and ledger.evals < total:
+        stopped_by = "time limit"
+    lead = ledger.leader()
+    result = MatchResult(dict(lead.patch), lead.loss, ledger.evals, time.perf_counter() - t0, pitch, [], stopped_by, voice=lead.voice)
+    info.update(voice=lead.voice, voice_losses={v: b.loss for v, b in ledger.best.items()}, voice_evals={v: b.evals for v, b in ledger.best.items()})
+    result.info = info  # type: ignore[attr-defined]
+    return result, dict(ledger.best)
+
+
+def run_voice_race(
+    target_audio: np.ndarray,
+    config: MatchConfig,
+    callback: Callable[[Sequence[Evaluation]], None] | None = None,
+    pitch: PitchEstimate | None = None,
+) -> MatchResult:
+    """:func:`race_voices` with the signature of a strategy (what :func:`matcher.strategies.run_strategy` calls for ``voice="auto"``)."""
+    return race_voices(target_audio, config, callback, pitch)[0]

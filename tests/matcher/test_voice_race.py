@@ -1,0 +1,106 @@
+"""``--voice auto``: the voices race as arms of one match (matcher.voice_race)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from matcher.cli import app
+from matcher.search import MatchConfig
+from matcher.strategies import run_strategy
+from matcher.voice_race import BASE_VOICE, carry_patch, race_voices
+from synth.render import render
+from synth.sampling import sample_valid_patch
+from synth.voices import VOICES, get_voice
+
+SR = 22050
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_subtractive_patch_carried_into_analog_renders_the_same_samples(seed):
+    patch, audio = sample_valid_patch(np.random.default_rng(seed), render, sr=SR, duree_s=0.5)
+    carried = carry_patch(patch, "analog")
+    assert set(carried) == set(get_voice("analog").space.names)
+    assert np.array_equal(render(carried, SR, len(audio), "analog"), audio)
+
+
+def test_carry_fills_what_the_other_voice_lacks_and_clips_to_range():
+    fm = carry_patch({"osc_freq": 5000.0, "osc_type": "saw", "filter_cutoff": 900.0}, "fm")
+    assert set(fm) == set(get_voice("fm").space.names)
+    assert fm["osc_freq"] == get_voice("fm").space["osc_freq"].high  # clipped
+    assert fm["fm_index"] == 0.0  # the voice's neutral value: no modulation
+
+
+def _vibrato_note() -> tuple[dict, np.ndarray]:
+    """An analog note with a deep vibrato: the subtractive voice cannot play it."""
+    patch = carry_patch({"duree": 0.6, "osc_freq": 330.0, "osc_type": "saw", "osc_vol": 0.8, "noise_vol": 0.0, "filter_type": "lowpass",
+                         "filter_cutoff": 2500.0, "filter_res": 0.8, "env_attack": 0.01, "env_decay": 0.2, "env_sustain": 0.7,
+                         "env_release": 0.1, "master_vol": 0.8}, "analog")
+    patch.update(vib_depth_cents=20.0, vib_rate_hz=5.5, vib_delay_s=0.0)  # deeper vibrato defeats the f0 stage (see docs/voices.md)
+    return patch, render(patch, SR, int(0.6 * SR), "analog")
+
+
+def test_the_race_moves_to_the_voice_that_plays_a_vibrato_and_beats_the_subtractive_voice_alone():
+    _, audio = _vibrato_note()
+    config = MatchConfig(optimizer="hybrid", budget=240, seed=0, jobs=1, sr=SR)
+    alone = run_strategy(audio, config)
+    rows = []
+    result, best = race_voices(audio, config, callback=rows.extend)
+    assert result.voice == "analog"
+    assert result.loss < 0.95 * alone.loss
+    assert set(best) == set(VOICES)  # every voice got rendered evidence
+    assert result.loss == min(b.loss for b in best.values())
+    assert result.evals == len(rows) <= config.budget
+    assert [r.eval for r in rows] == list(range(1, len(rows) + 1))
+    assert {r.voice for r in rows} == set(VOICES)
+    assert all(r.arm.startswith(r.voice) for r in rows)
+    assert all(b.best_loss <= a.best_loss for a, b in zip(rows, rows[1:]))  # best so far never rises
+    assert result.info["voice_losses"] == {v: b.loss for v, b in best.items()}
+
+
+def test_a_settled_base_voice_skips_the_challengers_and_gets_the_whole_budget(monkeypatch):
+    import matcher.voice_race as race
+
+    _, audio = sample_valid_patch(np.random.default_rng(7), render, sr=SR, duree_s=0.5)
+    config = MatchConfig(optimizer="hybrid", budget=200, seed=0, jobs=1, sr=SR)
+    base = run_strategy(audio, replace(config, budget=round(race.BASE_SHARE * 200)))
+    monkeypatch.setattr(race, "SETTLED_LOSS", 1.01 * base.loss)  # this base counts as settled
+    result, best = race_voices(audio, config)
+    assert set(best) == {BASE_VOICE} and result.voice == BASE_VOICE
+    assert result.evals == 200 and result.loss <= base.loss
+
+
+def test_match_voice_auto_names_the_winner_in_patch_json_and_history(tmp_path):
+    _, audio = _vibrato_note()
+    target = tmp_path / "vib.wav"
+    sf.write(target, audio, SR, subtype="FLOAT")
+    out = tmp_path / "m"
+    result = CliRunner().invoke(app, ["match", str(target), "--voice", "auto", "--budget", "120", "--jobs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "voice race: analog wins" in result.output
+    doc = json.loads((out / "patch.json").read_text())
+    assert doc["voice"] == "analog" and set(doc["params"]) == set(get_voice("analog").space.names)
+    assert set(doc["voice_race"]["voices"]) == set(VOICES)
+    assert doc["distance"] == pytest.approx(min(doc["voice_race"]["voices"].values()))
+    with open(out / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["arm"].split()[0] for r in rows} == set(VOICES)
+    assert "fm_ratio" in rows[0] and "fenv_amount_oct" in rows[0]
+    fm_row = next(r for r in rows if r["arm"].startswith("fm"))
+    assert fm_row["filter_type"] == "" and fm_row["fm_ratio"] != ""  # a voice's row leaves other voices' parameters empty
+    played, _ = sf.read(out / "match.wav", dtype="float32")
+    assert np.array_equal(played, render(doc["params"], SR, len(audio), "analog"))
+
+
+def test_unknown_voice_error_mentions_auto(tmp_path):
+    target = tmp_path / "t.wav"
+    sf.write(target, _vibrato_note()[1], SR)
+    result = CliRunner().invoke(app, ["match", str(target), "--voice", "nope", "--budget", "10"])
+    assert result.exit_code == 2
+    assert "auto" in result.output
