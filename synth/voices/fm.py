@@ -178,18 +178,20 @@ FM_SEED_RATIOS = (1.0, 2.0, 3.0, 4.0, 0.5)
 """Modulator/carrier ratios the seeds try: harmonic spectra at integer ratios, and a sub-octave."""
 
 
+FM_SEED_INDEX_SHAPES: tuple[tuple[float, float, float], ...] = ((1.0, 0.0, 0.2), (3.0, 0.0, 0.2), (0.5, 2.5, 0.12), (1.0, 4.0, 0.2), (0.7, 2.5, 0.4))
+"""(steady index, index added at the start, its decay time constant in s) of the seeds: the index
+envelope's fitness is steep, so the seeds cover fast and slow falls from moderate and large starts."""
+
+
 def fm_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float]]:
     """FM spectra to try on a carried note (see :attr:`synth.voices.base.Voice.motion_seeds`).
 
-    Each ratio of :data:`FM_SEED_RATIOS` with a steady index of 1 or 3 rad, and
-    with an index falling from 4 rad above it in 0.2 s (a struck or plucked FM
-    tone), then the shared pitch drops and vibrato on the plain carrier.
+    Each ratio of :data:`FM_SEED_RATIOS` with each index shape of
+    :data:`FM_SEED_INDEX_SHAPES` (steady, or falling like a struck or plucked
+    FM tone), then the shared pitch drops and vibrato on the plain carrier.
     """
-    seeds: list[dict[str, float]] = []
-    for ratio in FM_SEED_RATIOS:
-        for index in (1.0, 3.0):
-            for env_amount in (0.0, 4.0):
-                seeds.append({"fm_ratio": ratio, "fm_index": index, "fm_index_env_amount": env_amount, "fm_index_decay_s": 0.2})
+    seeds = [{"fm_ratio": ratio, "fm_index": index, "fm_index_env_amount": amount, "fm_index_decay_s": decay_s}
+             for ratio in FM_SEED_RATIOS for index, amount, decay_s in FM_SEED_INDEX_SHAPES]
     return [*seeds, *pitch_motion_seeds(patch)]
 
 
