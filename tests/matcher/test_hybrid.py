@@ -57,12 +57,8 @@ class _WrongPredictor:
         others = [(c, p) for c, p in pred.combo_probs if tuple(c) != self.true_combo]
         return replace(pred, combo_probs=[(others[0][0], 0.999)] + [(c, 1e-4) for c, _ in others[1:]] + [(self.true_combo, 1e-6)])
 
-    def spread(self):
-        return self.inner.spread()
-
-    @property
-    def feature_sr_hz(self):
-        return self.inner.feature_sr_hz
+    def __getattr__(self, name):  # features, voice, layout, spread, ... as the shipped predictor's
+        return getattr(self.inner, name)
 
 
 def test_a_confidently_wrong_prediction_is_corrected_by_rendered_evidence(target):
