@@ -25,11 +25,11 @@ def dataset(
     n: int = typer.Option(..., "--n", help="Number of samples."),
     voice: str = typer.Option("subtractive", "--voice", help="Voice whose patches are drawn (see `matcher voices`)."),
     out: Path = typer.Option(..., "--out", help="Dataset folder (re-running the same command resumes)."),
-    seed: int = typer.Option(0, "--seed", help="Dataset seed (sample i uses default_rng([seed, i]))."),
+    seed: int = typer.Option(0, "--seed", help="Dataset seed (sample i uses default_rng((seed, i)))."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (does not change the output)."),
     sr: int = typer.Option(22050, "--sr", help="Sample rate in Hz."),
     duration: float = typer.Option(1.0, "--duration", help="Note length in seconds."),
-    sampler: Optional[str] = typer.Option(None, "--sampler", help="Distribution of the patches (synth.voice_samplers) [default: the voice's; subtractive: v2 (broad), or v1 (before issue #8); analog, fm: v1 (half the notes move)]."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Distribution of the patches (synth.voice_samplers) (default: the voice's; subtractive: v2, broad, or v1, before issue #8; analog, fm: v1, half the notes move)."),
 ) -> None:
     """Generate N valid random patches of a voice: one WAV each, params.csv (the voice's parameters) and a features cache."""
     import functools  # noqa: PLC0415
@@ -165,9 +165,9 @@ def print_metrics(m: dict, console) -> None:
 
 def predict(
     target: Path = typer.Argument(..., help="Target sound (WAV, FLAC or OGG)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: predictions/<target-stem>/]."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model folder or file [default: the voice's shipped model]."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="Voice to predict a patch of [default: the model's voice, or subtractive]."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: predictions/<target-stem>/)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder or file (default: the voice's shipped model)."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Voice to predict a patch of (default: the model's voice, or subtractive)."),
     sr: int = typer.Option(22050, "--sr", help="Working sample rate (Hz); match.wav uses the target's rate."),
 ) -> None:
     """Predict a patch of a voice for TARGET with the network alone (no search); write patch.json and match.wav."""
