@@ -391,6 +391,7 @@ def _pick_examples(targets: list[dict], n: int) -> list[dict]:
 
 def write_examples(files: Path, targets: list[dict], trials: list[dict], optimizers: Sequence[str], n: int = 3) -> list[dict]:
     """Target and per-optimiser match WAV + spectrogram for ``n`` targets; returns what the page shows."""
+    from experiments.bench import split_method  # noqa: PLC0415
     from objectives.audio_io import write_wav_atomic  # noqa: PLC0415
     from synth.render import render  # noqa: PLC0415
 
@@ -407,7 +408,7 @@ def write_examples(files: Path, targets: list[dict], trials: list[dict], optimiz
             if not ts:
                 continue
             t = ts[0]
-            audio = render(t["patch"], tgt["sr"], len(tgt["audio"]))
+            audio = render(t["patch"], tgt["sr"], len(tgt["audio"]), split_method(o)[1])  # a method may name its voice (cma@analog)
             stem = f"ex{k}_m{i}"
             write_wav_atomic(files / f"{stem}.wav", audio, tgt["sr"])
             _spectrogram_png(files / f"{stem}.png", audio, tgt["sr"], f"{o} (seed {t['seed']}): {t['final_loss']:.3g}")

@@ -1,19 +1,26 @@
 """Strategies that use the predictor: ``predict`` (no search) and ``hybrid`` (predict, then search).
 
+Both take the voice from ``config.voice`` and its model from
+:attr:`synth.voices.Voice.predictor_model` (:func:`matcher.predictor.load_voice_model`).
+
 ``predict`` evaluates the predicted patch once (InverSynth-style pure regression).
 
-``hybrid``:
+``hybrid`` (a voice without a predictor runs the plain search instead):
 
 1. f0 analysis (as every strategy) and the predictor's output, a probability
-   for each of the 12 (oscillator, filter) combinations;
+   for each choice combination of the voice (subtractive: the 12 (oscillator,
+   filter) combinations; analog 16; fm one);
 2. the predicted patch of the most probable combination is evaluated first
    (evaluation 1): the result is never worse than it;
 3. every combination gets rendered evidence before any is dropped (DESIGN
-   §5.10): its seeds from the render-free filter/noise fits (one per noise
-   hypothesis) and the envelope fit (:mod:`matcher.seeding`).  The top-k
+   §5.10).  A voice whose :attr:`synth.voices.Voice.fit_seeds` names fits
+   (the subtractive voice: ``"biquad"``) gets its seeds from the render-free
+   filter/noise fits (one per noise hypothesis) and the envelope fit
+   (:mod:`matcher.seeding`); any other voice gets the predicted patch of
+   every combination, with the predictor's spread.  The top-k
    combinations by probability (until their probabilities sum to 0.99, at
-   most :data:`HYBRID_K`) are *favoured*: they also get their predicted patch
-   and an envelope-corrected seed, and they survive the first cut;
+   most :data:`HYBRID_K`) are *favoured*: they survive the first cut (and,
+   with the fits, also get their predicted patch and an envelope-corrected seed);
 4. :func:`matcher.search.run_match` races the combinations from their seeds:
    the first cut keeps those within :data:`HYBRID_KEEP_RATIO` of the best
    seed (:data:`HYBRID_KEEP_ARMS`) plus the favoured ones, then successive
@@ -38,9 +45,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from matcher.predictor import Prediction, Predictor, features_f0, load_default_model, predictor_features
+from matcher.predictor import Prediction, Predictor, features_f0, load_voice_model
 from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
-from matcher.seeding import SeedRun
+from matcher.seeding import FIT_SEEDERS, SeedRun
 from objectives.pitch import PitchEstimate, estimate_pitch
 from synth.voices import get_voice
 
@@ -88,11 +95,13 @@ HYBRID_CORRECT_ENVELOPE = True
 
 
 def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate, predictor: Predictor | None) -> tuple[Prediction, dict]:
-    predictor = predictor or load_default_model()
+    predictor = predictor or load_voice_model(config.voice)
+    if predictor.voice != config.voice:
+        raise ValueError(f"the predictor is a model of voice {predictor.voice!r}, the match searches {config.voice!r}")
     sr = config.sr
     f0 = pitch.f0_hz if pitch.voiced and pitch.f0_hz else None
     t0 = time.perf_counter()
-    x = predictor_features(target_audio, sr, f0, predictor.feature_sr_hz)  # resampled to the model's training rate
+    x = predictor.features(target_audio, sr, f0)  # resampled to the model's training rate, its feature version
     t1 = time.perf_counter()
     pred = predictor.predict_features(x, f0 if f0 else features_f0(x), len(target_audio) / sr)
     t2 = time.perf_counter()
@@ -101,6 +110,7 @@ def _predict(target_audio: np.ndarray, config: MatchConfig, pitch: PitchEstimate
         "network_ms": 1000 * (t2 - t1),
         "osc_probs": pred.osc_probs,
         "filter_probs": pred.filter_probs,
+        "choice_probs": pred.choice_probs,
         "combo_probs": [[list(c), p] for c, p in pred.combo_probs],
     }
     return pred, info
@@ -147,13 +157,18 @@ def run_hybrid(
     The result is the best of every evaluation; it uses at most
     ``config.budget`` evaluations (analysis renders included) and is
     reproducible for a ``config.seed``.  A voice that ships no predictor
-    (``Voice.predictor_model`` is ``None``) runs the plain search.
+    (``Voice.predictor_model`` is ``None``) runs the plain search, unless a
+    ``predictor`` is given.  ``fit_seeds`` (and ``correct_envelope``) apply to
+    a voice with fits (``Voice.fit_seeds``); a voice without them seeds every
+    combination with its predicted patch, and ``fit_seeds=False`` then
+    searches only the top-k combinations from their predicted patches.
     """
-    if get_voice(config.voice).predictor_model is None:  # no trained seeds for this voice: search from its screening design
+    voice = get_voice(config.voice)
+    if voice.predictor_model is None and predictor is None:  # no trained seeds for this voice: search from its screening design
         return run_match(target_audio, replace(config, optimizer=optimizer), callback=callback, pitch=pitch)
     t0 = time.perf_counter()
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, config.sr)
-    predictor = predictor or load_default_model()
+    predictor = predictor or load_voice_model(config.voice)
     pred, info = _predict(target_audio, config, pitch, predictor)
     top = [c for c, _ in pred.top_combos(k_max, mass)]
     every = [c for c, _ in pred.combo_probs]  # all combinations, most probable first
@@ -162,7 +177,10 @@ def run_hybrid(
     info = {**info, "seed_loss": first.loss, "combos_favoured": [list(c) for c in top],
             "combos_searched": [list(c) for c in (every if fit_seeds else top)]}
     if fit_seeds and run.room > 0:
-        run.add_fitted(pitch, pred, every, correct_envelope=correct_envelope, predicted=top)
+        if voice.fit_seeds is not None:  # the voice's render-free fits (e.g. the subtractive biquad's)
+            getattr(run, FIT_SEEDERS[voice.fit_seeds])(pitch, pred, every, correct_envelope=correct_envelope, predicted=top)
+        else:  # no fits model this voice: the predicted patch of every combination is its rendered evidence
+            run.add_predicted(pred, every)
     run.close()
     info.update(run.info)
     res = None
@@ -182,8 +200,8 @@ def run_hybrid(
             target_audio, search_config, callback=shifted, pitch=pitch,
             seed_patches=[s.patch for s in run.seeds], seed_losses=[s.loss for s in run.seeds],
             seed_spreads=[s.spread if fit_spread else None for s in run.seeds], adsr_fit=run.adsr_fit,
-            combos=[{"osc_type": o, "filter_type": f} for o, f in (every if fit_seeds else top)],
-            favoured=[{"osc_type": o, "filter_type": f} for o, f in top],
+            combos=[predictor.layout.choices_of(c) for c in (every if fit_seeds else top)],
+            favoured=[predictor.layout.choices_of(c) for c in top],
         )
     best = run.best
     if res is not None and res.loss < best.loss:

@@ -1,6 +1,11 @@
 """Starting points of the hybrid search, built and evaluated before it starts.
 
-For each searched (oscillator, filter) combination:
+Every voice with a predictor gets the predicted patch of each of its choice
+combinations (:meth:`SeedRun.add_predicted`).  A voice whose
+:attr:`synth.voices.Voice.fit_seeds` names a seeder of :data:`FIT_SEEDERS`
+gets that seeder's seeds instead; ``"biquad"`` (the subtractive voice, whose
+biquad and wavetables the fits model) is :meth:`SeedRun.add_fitted`.  For
+each searched (oscillator, filter) combination:
 
 1. the predictor's patch (its spread: the model's held-out errors per parameter);
 2. that patch with the render-free fits: the envelope of
@@ -33,7 +38,7 @@ from objectives.pitch import PitchEstimate
 from synth.render import render
 from synth.voices import get_voice
 
-__all__ = ["Seed", "SeedRun", "FIT_SPREAD", "UNFITTED_FILTER_SPREAD", "clip_patch"]
+__all__ = ["Seed", "SeedRun", "FIT_SPREAD", "UNFITTED_FILTER_SPREAD", "FIT_SEEDERS", "clip_patch"]
 
 FIT_SPREAD = {"filter_cutoff": 0.05, "filter_res": 0.1, "noise_vol": 0.02, "osc_freq": 0.002,
               "env_attack": 0.15, "env_decay": 0.06, "env_sustain": 0.005, "env_release": 0.02}
@@ -197,8 +202,33 @@ class SeedRun:
             for combo, refined in zip(chosen, self.evaluate(corrected, "fit+envelope", FIT_SPREAD)):
                 best[combo] = min(best[combo], refined, key=lambda s: s.loss)
 
+    def add_predicted(self, pred: Prediction, combos: Sequence[tuple[str, ...]]) -> None:
+        """Evaluate the predicted patch of every combination in ``combos`` not evaluated yet, in one batch.
+
+        The seeds of a voice without fits: each combination gets rendered
+        evidence (its predicted patch, with the predictor's spread) before the
+        race may drop it.
+        """
+        evaluated = {tuple(str(s.patch[n]) for n in pred_choice_names(pred)) for s in self.seeds if s.label == "predict"}
+        todo = [tuple(c) for c in combos if tuple(c) not in evaluated]
+        self.evaluate([pred.patch(c) for c in todo], "predict", self.predicted_spread)
+
     def close(self) -> None:
         self._evaluator.close()
+
+
+def pred_choice_names(pred: Prediction) -> tuple[str, ...]:
+    """The choice parameters a prediction's combinations name, in order."""
+    from matcher.predictor_layout import layout_for  # noqa: PLC0415
+
+    return layout_for(pred.voice).choice_names
+
+
+FIT_SEEDERS: dict[str, str] = {"biquad": "add_fitted"}
+"""Render-free seeders by the name a voice gives in :attr:`synth.voices.Voice.fit_seeds`, each the
+:class:`SeedRun` method that adds its seeds (called as ``method(pitch, pred, combos, correct_envelope=..., predicted=...)``).
+``biquad``: the filter, noise and ADSR fits of :mod:`objectives.filter_fit` and :mod:`objectives.envelope`,
+which model the subtractive voice's biquad and wavetables."""
 
 
 def clip_patch(patch: dict, voice: str = "subtractive") -> dict:

@@ -2,15 +2,18 @@
 
 Layout of a dataset folder::
 
-    dataset.json        seed, sr, duration, sampler, n, rejection counts (written last)
-    params.csv          seed columns (choices as integer codes) + ``file``
+    dataset.json        voice, seed, sr, duration, sampler, n, rejection counts (written last)
+    params.csv          the voice's parameters in space order (choices as integer codes) + ``file``;
+                        for the subtractive voice exactly the seed project's columns
     features.npz        feature cache for training: X (n, d), index, feature_version
     wav/000000.wav ...  16-bit PCM, one per sample
     parts/000000-000255.npz   one per finished chunk (the resume record)
 
-Sample ``i`` is drawn by :func:`synth.sampling.sample_valid_patch` from its own
-generator ``numpy.random.default_rng([seed, i])``, so the dataset is a pure
-function of ``(seed, sr, duration)`` whatever the number of worker processes
+Sample ``i`` is drawn by :func:`synth.voice_samplers.sample_voice_patch` (the
+voice's sampler; for the subtractive voice the same draws as
+:func:`synth.sampling.sample_valid_patch`) from its own generator
+``numpy.random.default_rng([seed, i])``, so the dataset is a pure function of
+``(voice, sampler, seed, sr, duration)`` whatever the number of worker processes
 and whatever chunks were already done.  Work is cut into fixed chunks of
 :data:`CHUNK` indices; a chunk's WAVs are written first, then its part file
 (atomically), so an interrupted run resumes at the first chunk without a part
@@ -21,6 +24,7 @@ are rebuilt from the parts at the end, also atomically.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -33,10 +37,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from synth.patch_io import write_text_atomic
-from synth.sampling import DEFAULT_SAMPLER, get_sampler, sample_valid_patch
-from synth.voices import FILTER_TYPES, OSC_TYPES
+from synth.voice_samplers import get_voice_sampler, sample_voice_patch
+from synth.voices import DEFAULT_VOICE, VOICES, get_voice
 
-__all__ = ["SEED_COLUMNS", "CSV_COLUMNS", "CHUNK", "DatasetError", "DatasetSummary", "generate_dataset", "patch_row", "read_params_csv", "load_features"]
+__all__ = ["SEED_COLUMNS", "CSV_COLUMNS", "CHUNK", "DatasetError", "DatasetSummary", "generate_dataset", "patch_row", "read_params_csv",
+           "load_features", "voice_columns", "dataset_voice"]
 
 SEED_COLUMNS: tuple[str, ...] = (
     "duree", "osc_freq", "osc_type", "osc_vol", "noise_vol", "filter_type", "filter_cutoff",
@@ -45,13 +50,21 @@ SEED_COLUMNS: tuple[str, ...] = (
 """The seed project's parameter columns, in its order."""
 
 CSV_COLUMNS: tuple[str, ...] = (*SEED_COLUMNS, "file")
-"""Columns of ``params.csv``."""
+"""Columns of a subtractive ``params.csv``."""
+
+
+def voice_columns(voice: str) -> tuple[str, ...]:
+    """Parameter columns of a voice's ``params.csv``: its parameters in space order
+    (:data:`SEED_COLUMNS` for the subtractive voice)."""
+    return tuple(get_voice(voice).space.names)
 
 CHUNK = 256
 """Samples per chunk (the unit of parallel work and of resuming)."""
 
 FeatureFn = Callable[[np.ndarray, int, float], np.ndarray]
 """``features(audio, sr, f0_hz) -> 1-D float array`` cached for training."""
+
+assert voice_columns("subtractive") == SEED_COLUMNS, "the subtractive voice's space order is the seed project's column order"
 
 
 class DatasetError(Exception):
@@ -71,17 +84,13 @@ class DatasetSummary:
     timings_s: dict = field(default_factory=dict)
 
 
-def patch_row(patch: dict, file: str) -> list[str]:
-    """One ``params.csv`` row: seed columns (choices as integer codes) then the file name."""
+def patch_row(patch: dict, file: str, voice: str = DEFAULT_VOICE) -> list[str]:
+    """One ``params.csv`` row: the voice's columns (choices as integer codes in the voice's order) then the file name."""
+    space = get_voice(voice).space
     row = []
-    for name in SEED_COLUMNS:
+    for name in voice_columns(voice):
         v = patch[name]
-        if name == "osc_type":
-            row.append(str(OSC_TYPES.index(v)))
-        elif name == "filter_type":
-            row.append(str(FILTER_TYPES.index(v)))
-        else:
-            row.append(repr(float(v)))
+        row.append(str(space[name].choices.index(v)) if space[name].is_choice else repr(float(v)))
     return [*row, file]
 
 
@@ -99,16 +108,19 @@ def _chunk_name(start: int, stop: int) -> str:
     return f"{start:06d}-{stop - 1:06d}.npz"
 
 
-def _make_chunk(out: str, start: int, stop: int, seed: int, sr: int, duration: float, features: FeatureFn | None, sampler: str = "v2") -> tuple[int, int, dict]:
+def _make_chunk(out: str, start: int, stop: int, seed: int, sr: int, duration: float, features: FeatureFn | None, sampler: str = "v2",
+                voice: str = DEFAULT_VOICE) -> tuple[int, int, dict]:
     """Generate samples ``start..stop-1``, write their WAVs, then the chunk's part file."""
     from synth.render import render  # noqa: PLC0415 - boots Pyo in the worker
 
     out_p = Path(out)
     rows, feats, rejections = [], [], Counter()
     t_render = t_wav = t_feat = 0.0
+    draw = get_voice_sampler(voice, sampler)
+    render_voice = functools.partial(render, voice=voice)
     for i in range(start, stop):
         t0 = time.perf_counter()
-        patch, audio = sample_valid_patch(np.random.default_rng([seed, i]), render, sr=sr, duree_s=duration, rejections=rejections, spec=sampler)
+        patch, audio = sample_voice_patch(np.random.default_rng([seed, i]), render_voice, draw, sr=sr, duree_s=duration, rejections=rejections)
         t1 = time.perf_counter()
         name = f"{i:06d}.wav"
         _write_wav(out_p / "wav" / name, audio, sr)
@@ -116,7 +128,7 @@ def _make_chunk(out: str, start: int, stop: int, seed: int, sr: int, duration: f
         if features is not None:
             feats.append(np.asarray(features(audio, sr, float(patch["osc_freq"])), dtype=np.float32))
         t_render, t_wav, t_feat = t_render + t1 - t0, t_wav + t2 - t1, t_feat + time.perf_counter() - t2
-        rows.append(patch_row(patch, f"wav/{name}"))
+        rows.append(patch_row(patch, f"wav/{name}", voice))
     buf = io.BytesIO()
     np.savez(
         buf,
@@ -141,7 +153,8 @@ def _check_manifest(out: Path, config: dict) -> None:
     except (OSError, json.JSONDecodeError):
         raise DatasetError(f"{path}: unreadable dataset description; use another --out") from None
     old.setdefault("sampler", "v1")  # datasets made before the sampler had a name were v1
-    for key in ("seed", "sr", "duration", "feature_version", "sampler"):
+    old.setdefault("voice", DEFAULT_VOICE)  # and before voices had samplers, subtractive
+    for key in ("voice", "seed", "sr", "duration", "feature_version", "sampler"):
         if old.get(key) != config.get(key):
             raise DatasetError(f"{out}: holds a dataset with {key}={old.get(key)!r}, not {config.get(key)!r}; use another --out")
 
@@ -156,7 +169,8 @@ def generate_dataset(
     features: FeatureFn | None = None,
     feature_version: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
-    sampler: str = DEFAULT_SAMPLER.name,
+    sampler: str | None = None,
+    voice: str = DEFAULT_VOICE,
 ) -> DatasetSummary:
     """Generate (or finish) a dataset of ``n`` valid random patches in ``out``.
 
@@ -180,20 +194,27 @@ def generate_dataset(
         Recorded with the cache; a folder made with another version is refused.
     on_chunk : callable, optional
         Called with the number of samples of each finished chunk (progress).
-    sampler : str
-        Name of the :class:`synth.sampling.SamplerSpec` the patches are drawn from
-        (default ``"v2"``); recorded in ``dataset.json``.
+    sampler : str, optional
+        Name of the voice's :class:`synth.voice_samplers.VoiceSampler` the patches
+        are drawn from (default: the voice's first, ``"v2"`` for the subtractive
+        voice); recorded in ``dataset.json``.
+    voice : str
+        The voice the patches belong to (recorded in ``dataset.json``; ``params.csv``
+        has its columns, :func:`voice_columns`).
 
     Raises
     ------
     DatasetError
         ``out`` holds a dataset made with other settings.
+    ValueError
+        Unknown voice or sampler.
     """
     if n < 1:
         raise ValueError("n must be positive")
     t0 = time.perf_counter()
     out = Path(out)
-    config = {"seed": int(seed), "sr": int(sr), "duration": float(duration), "feature_version": feature_version, "sampler": get_sampler(sampler).name}
+    config = {"voice": get_voice(voice).name, "seed": int(seed), "sr": int(sr), "duration": float(duration), "feature_version": feature_version,
+              "sampler": get_voice_sampler(voice, sampler).name}
     _check_manifest(out, config)
     (out / "wav").mkdir(parents=True, exist_ok=True)
     (out / "parts").mkdir(parents=True, exist_ok=True)
@@ -209,20 +230,20 @@ def generate_dataset(
             from joblib import Parallel, delayed  # noqa: PLC0415
 
             results: Iterator = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-                delayed(_make_chunk)(str(out), a, b, seed, sr, duration, features, config["sampler"]) for a, b in todo
+                delayed(_make_chunk)(str(out), a, b, seed, sr, duration, features, config["sampler"], voice) for a, b in todo
             )
         else:
-            results = (_make_chunk(str(out), a, b, seed, sr, duration, features, config["sampler"]) for a, b in todo)
+            results = (_make_chunk(str(out), a, b, seed, sr, duration, features, config["sampler"], voice) for a, b in todo)
         for a, b, t in results:
             timings.update(t)
             if on_chunk is not None:
                 on_chunk(b - a)
-    rejections = _merge(out, chunks, features is not None, feature_version)
+    rejections = _merge(out, chunks, features is not None, feature_version, config["voice"])
     write_text_atomic(out / "dataset.json", json.dumps({**config, "n": n, "complete": True, "rejections": dict(rejections.most_common())}, indent=2) + "\n")
     return DatasetSummary(out, n, n - resumed, resumed, rejections, time.perf_counter() - t0, dict(timings))
 
 
-def _merge(out: Path, chunks: list[tuple[int, int]], with_features: bool, feature_version: int | None) -> Counter:
+def _merge(out: Path, chunks: list[tuple[int, int]], with_features: bool, feature_version: int | None, voice: str = DEFAULT_VOICE) -> Counter:
     """Rebuild ``params.csv`` and ``features.npz`` from the chunk parts, in index order."""
     rows, feats, index, rejections = [], [], [], Counter()
     for a, b in chunks:
@@ -233,7 +254,7 @@ def _merge(out: Path, chunks: list[tuple[int, int]], with_features: bool, featur
             rejections.update(json.loads(str(z["rejections"])))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow([*voice_columns(voice), "file"])
     w.writerows(rows)
     write_text_atomic(out / "params.csv", buf.getvalue())
     if with_features:
@@ -248,13 +269,23 @@ def _merge(out: Path, chunks: list[tuple[int, int]], with_features: bool, featur
     return rejections
 
 
+def _header_voice(header: list[str] | None) -> str | None:
+    """The voice whose columns a ``params.csv`` header starts with (the longest match), or None."""
+    if header is None:
+        return None
+    fits = [v for v in VOICES if tuple(header[: len(voice_columns(v))]) == voice_columns(v)]
+    return max(fits, key=lambda v: len(voice_columns(v)), default=None)
+
+
 def read_params_csv(path: str | os.PathLike) -> list[dict]:
     """Rows of a ``params.csv`` as patches (choice names, floats) with their ``file``.
+
+    The header says the voice (:func:`voice_columns` of one voice, then ``file``).
 
     Raises
     ------
     DatasetError
-        Missing file, wrong columns or a bad value (one-line message).
+        Missing file, columns of no voice or a bad value (one-line message).
     """
     path = Path(path)
     if not path.is_file():
@@ -262,20 +293,42 @@ def read_params_csv(path: str | os.PathLike) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header is None or tuple(header[: len(SEED_COLUMNS)]) != SEED_COLUMNS:
-            raise DatasetError(f"{path}: expected the columns {', '.join(CSV_COLUMNS)}")
+        voice = _header_voice(header)
+        if voice is None:
+            raise DatasetError(f"{path}: expected the columns {', '.join(CSV_COLUMNS)} (or another voice's parameters, then file)")
+        space = get_voice(voice).space
+        columns = voice_columns(voice)
         out = []
         for line, row in enumerate(reader, start=2):
             try:
                 d: dict = dict(zip(header, row))
-                patch = {k: float(d[k]) for k in SEED_COLUMNS}
-                patch["osc_type"] = OSC_TYPES[int(patch["osc_type"])]
-                patch["filter_type"] = FILTER_TYPES[int(patch["filter_type"])]
+                patch = {k: float(d[k]) for k in columns}
+                for k in columns:
+                    if space[k].is_choice:
+                        patch[k] = space[k].choices[int(patch[k])]
                 patch["file"] = d.get("file", "")
             except (KeyError, ValueError, IndexError):
                 raise DatasetError(f"{path}: bad row at line {line}") from None
             out.append(patch)
     return out
+
+
+def dataset_voice(folder: str | os.PathLike) -> str:
+    """The voice of a dataset folder, from its ``params.csv`` header.
+
+    Raises
+    ------
+    DatasetError
+        No ``params.csv``, or columns of no voice.
+    """
+    path = Path(folder) / "params.csv"
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8") as f:
+        voice = _header_voice(next(csv.reader(f), None))
+    if voice is None:
+        raise DatasetError(f"{path}: the columns are no voice's parameters")
+    return voice
 
 
 def load_features(folder: str | os.PathLike, feature_version: int | None = None) -> tuple[np.ndarray, list[dict]]:

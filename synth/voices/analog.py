@@ -200,6 +200,7 @@ ANALOG = Voice(
     build=_build_analog,
     doc="2 oscillators (sine/saw/pulse/triangle, detune) + noise -> biquad LP/HP/BP or 24 dB LP with filter env -> drive -> ADSR; pitch env, vibrato",
     gain_param="master_vol",
+    predictor_model="analog",
     neutral=ANALOG_NEUTRAL,
     motion_seeds=analog_motion_seeds,
 )

@@ -49,6 +49,12 @@ class Voice:
         detune, FM at integer ratios), each a partial patch laid over ``patch``.
         The voice race evaluates them as seeds, so the fitness, not a guess,
         decides whether the target moves.
+    fit_seeds : str or None
+        Name of the render-free fits that also seed this voice's ``hybrid``
+        search, a key of :data:`matcher.seeding.FIT_SEEDERS` (``"biquad"``: the
+        subtractive voice's biquad filter, noise and ADSR fits, which model its
+        own filter and wavetables); ``None``: its seeds are the predicted
+        patches alone, one per choice combination.
     """
 
     name: str
@@ -59,6 +65,7 @@ class Voice:
     predictor_model: str | None = None
     neutral: Mapping[str, float | str] = field(default_factory=dict)
     motion_seeds: MotionSeeds | None = None
+    fit_seeds: str | None = None
 
 
 def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: float) -> tuple[float, float, float]:

@@ -216,6 +216,7 @@ FM = Voice(
     build=_build_fm,
     doc="2-operator FM: feedback sine modulator (ratio, index envelope) -> sine carrier, + noise -> ADSR; pitch env, vibrato",
     gain_param="master_vol",
+    predictor_model="fm",
     neutral=FM_NEUTRAL,
     motion_seeds=fm_motion_seeds,
 )

@@ -75,6 +75,7 @@ SUBTRACTIVE = Voice(
     doc="oscillator (sine/saw/square/triangle) + noise -> biquad (LP/HP/BP) -> ADSR -> master",
     gain_param="master_vol",
     predictor_model="default",
+    fit_seeds="biquad",
 )
 
 VOICE = SUBTRACTIVE

@@ -144,3 +144,46 @@ def test_cli_dataset_and_bad_input(tmp_path, small_chunks):
     assert r.exit_code == 2 and "seed" in r.output
     r = runner.invoke(app, ["dataset", "--n", "5", "--out", str(tmp_path / "f"), "--sampler", "v9"])
     assert r.exit_code == 2 and "--sampler" in r.output and not (tmp_path / "f").exists()
+
+
+@pytest.mark.parametrize("voice", ["analog", "fm"])
+def test_a_dataset_of_another_voice_has_its_columns_and_reads_back(tmp_path, small_chunks, voice):
+    import functools
+    import json
+
+    from matcher.predictor import FEATURE_VERSIONS, feature_version_for
+    from synth.voice_samplers import get_voice_sampler
+    from synth.voices import get_voice
+
+    version = feature_version_for(voice)
+    assert version == 2  # the voices that move get the motion features
+    feats = functools.partial(predictor_features, version=version)
+    s = ds.generate_dataset(tmp_path / "d", 6, seed=3, duration=0.5, features=feats, feature_version=version, voice=voice)
+    space = get_voice(voice).space
+    with (tmp_path / "d" / "params.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == [*space.names, "file"] and len(rows) == 7 and s.n == 6
+    assert json.loads((tmp_path / "d" / "dataset.json").read_text())["voice"] == voice
+    assert ds.dataset_voice(tmp_path / "d") == voice
+    patches = ds.read_params_csv(tmp_path / "d" / "params.csv")
+    sampler = get_voice_sampler(voice)
+    for p in patches:
+        patch = {k: v for k, v in p.items() if k != "file"}
+        assert space.check(patch) == patch and sampler.rules(patch, 22050) == []
+    x, _ = ds.load_features(tmp_path / "d", version)
+    assert x.shape == (6, FEATURE_VERSIONS[2]) and np.all(np.isfinite(x))
+    with pytest.raises(ds.DatasetError, match="voice"):
+        ds.generate_dataset(tmp_path / "d", 6, seed=3, duration=0.5, features=feats, feature_version=version, voice="subtractive")
+
+
+def test_cli_dataset_of_a_voice(tmp_path, small_chunks):
+    from matcher.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["dataset", "--voice", "fm", "--n", "4", "--out", str(tmp_path / "d"), "--duration", "0.5"])
+    assert r.exit_code == 0, r.output
+    assert ds.dataset_voice(tmp_path / "d") == "fm" and "fm WAVs" in r.output
+    r = runner.invoke(app, ["dataset", "--voice", "nope", "--n", "4", "--out", str(tmp_path / "e")])
+    assert r.exit_code == 2 and "--voice" in r.output and not (tmp_path / "e").exists()
+    r = runner.invoke(app, ["dataset", "--voice", "analog", "--sampler", "v2", "--n", "4", "--out", str(tmp_path / "f")])
+    assert r.exit_code == 2 and "--sampler" in r.output and not (tmp_path / "f").exists()

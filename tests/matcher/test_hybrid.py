@@ -57,12 +57,8 @@ class _WrongPredictor:
         others = [(c, p) for c, p in pred.combo_probs if tuple(c) != self.true_combo]
         return replace(pred, combo_probs=[(others[0][0], 0.999)] + [(c, 1e-4) for c, _ in others[1:]] + [(self.true_combo, 1e-6)])
 
-    def spread(self):
-        return self.inner.spread()
-
-    @property
-    def feature_sr_hz(self):
-        return self.inner.feature_sr_hz
+    def __getattr__(self, name):  # features, voice, layout, spread, ... as the shipped predictor's
+        return getattr(self.inner, name)
 
 
 def test_a_confidently_wrong_prediction_is_corrected_by_rendered_evidence(target):
@@ -119,3 +115,59 @@ def test_filter_fit_seeds_beat_the_prediction_on_this_target(target):
     with_fit, _ = run(target, budget=4)
     without, _ = run(target, budget=4, fn=lambda a, c, callback: run_hybrid(a, c, callback=callback, fit_seeds=False))
     assert with_fit.loss < without.loss
+
+
+# -- voices without fits: the predicted patch of every combination seeds the race ------------------
+@pytest.fixture(scope="module", params=["analog", "fm"])
+def voice_target(request):
+    """A valid note of a voice that moves, from its own sampler (0.5 s), and the voice's name."""
+    import functools
+
+    from synth.render import render
+    from synth.voice_samplers import get_voice_sampler, sample_voice_patch
+
+    voice = request.param
+    patch, audio = sample_voice_patch(np.random.default_rng([4, 2]), functools.partial(render, voice=voice), get_voice_sampler(voice), 22050, 0.5)
+    return voice, patch, audio
+
+
+def test_a_voice_with_a_predictor_ships_it_and_names_no_fits():
+    from matcher.predictor import load_voice_model
+    from synth.voices import VOICES
+
+    for name, voice in VOICES.items():
+        assert voice.predictor_model is not None, name
+        assert load_voice_model(name).voice == name
+    assert VOICES["subtractive"].fit_seeds == "biquad"
+    assert VOICES["analog"].fit_seeds is None and VOICES["fm"].fit_seeds is None
+
+
+def test_hybrid_on_a_voice_seeds_every_combination_with_its_prediction_and_ends_no_worse(voice_target):
+    from matcher.predictor_layout import layout_for
+
+    voice, _, audio = voice_target
+    rows = []
+    result = run_hybrid(audio, MatchConfig(optimizer="hybrid", budget=60, seed=0, sr=22050, voice=voice), callback=rows.extend)
+    layout = layout_for(voice)
+    assert rows[0].eval == 1 and rows[0].arm == "predict" and rows[0].loss == pytest.approx(result.info["seed_loss"])
+    assert result.loss <= rows[0].loss and result.loss == pytest.approx(min(r.loss for r in rows))
+    assert len(rows) == result.evals <= 60
+    assert not any(r.arm.startswith("fit") for r in rows)  # no subtractive-only fits for this voice
+    seeds = [r for r in rows if r.arm == "predict"]
+    assert len(seeds) == len(layout.combos)  # every combination once, the first one first
+    assert {tuple(str(r.patch[n]) for n in layout.choice_names) for r in seeds} == set(layout.combos)
+    assert set(result.patch) == set(get_voice_names(voice))
+    assert {tuple(c) for c in result.info["combos_favoured"]} <= {tuple(c) for c in result.info["combos_searched"]}
+
+
+def get_voice_names(voice):
+    from synth.voices import get_voice
+
+    return get_voice(voice).space.names
+
+
+def test_hybrid_on_a_voice_is_reproducible(voice_target):
+    voice, _, audio = voice_target
+    a = run_hybrid(audio, MatchConfig(optimizer="hybrid", budget=40, seed=3, sr=22050, voice=voice))
+    b = run_hybrid(audio, MatchConfig(optimizer="hybrid", budget=40, seed=3, sr=22050, voice=voice))
+    assert a.patch == b.patch and a.loss == b.loss

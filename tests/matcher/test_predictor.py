@@ -188,3 +188,91 @@ def test_model_records_its_feature_rate(tmp_path, tiny_model):
     meta.pop("feature_sr_hz")
     (tmp_path / "m.json").write_text(json.dumps(meta))
     assert Predictor.load(tmp_path / "m").feature_sr_hz == 22050  # models saved before the field were trained at 22.05 kHz
+
+
+# -- every voice ----------------------------------------------------------------
+@pytest.fixture(scope="module", params=["analog", "fm"])
+def voice_tiny(request, tmp_path_factory):
+    """A tiny dataset of a voice that moves (features version 2) and a model trained on it."""
+    import functools
+
+    from matcher.predictor import combo_indices, feature_version_for
+
+    voice = request.param
+    folder = tmp_path_factory.mktemp(f"tiny-{voice}")
+    version = feature_version_for(voice)
+    generate_dataset(folder, 160, seed=11, jobs=2, duration=0.5, features=functools.partial(predictor_features, version=version),
+                     feature_version=version, voice=voice)
+    x, patches = load_features(folder, version)
+    combo, y = combo_indices(patches, voice), np.array([regression_targets(p, voice) for p in patches])
+    model, metrics = train_predictor(x, combo, y, seed=0, hidden=(32,), max_iter=60, holdout=0.2, voice=voice, feature_version=version)
+    return voice, folder, model, metrics
+
+
+def test_a_voice_model_has_the_voices_outputs_and_predicts_its_patches(tmp_path, voice_tiny):
+    from matcher.predictor import layout_for
+    from synth.voices import get_voice
+
+    voice, _, model, metrics = voice_tiny
+    layout = layout_for(voice)
+    assert model.voice == voice and model.feature_version == 2
+    assert len(layout.combos) == (16 if voice == "analog" else 1)
+    assert bool(model.cls_layers) == (len(layout.combos) > 1)  # no classifier for a voice without choices
+    assert set(metrics["mae"]) >= set(layout.reg_targets) and 0.0 <= metrics["mae_raw_mean"] < 0.5
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["voice"] == voice and meta["feature_version"] == 2 and len(meta["combos"]) == len(layout.combos)
+    back = Predictor.load(tmp_path / "m")
+    x = np.random.default_rng(0).normal(size=(3, model.x_mean.shape[0])).astype(np.float32) * model.x_scale + model.x_mean
+    for a, b in zip(model.forward(x), back.forward(x)):
+        np.testing.assert_array_equal(a, b)
+    space = get_voice(voice).space
+    sampler_patch = {"osc_freq": 330.0}
+    audio = render({**_some_patch(voice), **sampler_patch}, 22050, 11025, voice)
+    pred = back.predict(audio, 22050)
+    assert pred.voice == voice and abs(sum(p for _, p in pred.combo_probs) - 1.0) < 1e-5
+    patch = pred.patch()
+    assert space.check(patch) == patch and abs(1200 * np.log2(patch["osc_freq"] / 330.0)) < 50
+    spread = back.spread()
+    assert spread and set(spread) <= set(layout.spread_params) and "osc_freq" not in spread and all(v > 0 for v in spread.values())
+    # A model is refused when its outputs are not its voice's.
+    meta["combos"] = meta["combos"][:-1] + [["sine", "nope"]] if meta["combos"][0] else [["x"]]
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="outputs do not match"):
+        Predictor.load(tmp_path / "m")
+
+
+def _some_patch(voice):
+    from synth.voice_samplers import get_voice_sampler
+
+    return get_voice_sampler(voice).draw(np.random.default_rng(3), 0.5) | {"duree": 0.5, "env_attack": 0.01, "env_decay": 0.1, "env_release": 0.1,
+                                                                          "env_sustain": 0.7, "noise_vol": 0.0, "master_vol": 0.5, "osc_vol": 0.8}
+
+
+def test_cli_train_reads_the_voice_from_the_dataset_and_predict_takes_it_from_the_model(tmp_path, voice_tiny):
+    from matcher.cli import app
+
+    voice, folder, _, _ = voice_tiny
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", str(folder), "--out", str(tmp_path / "model"), "--hidden", "16", "--max-iter", "20"])
+    assert r.exit_code == 0, r.output
+    assert f"a {voice} predictor" in r.output and "MAE unit cube" in r.output
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["voice"] == voice
+    sf.write(tmp_path / "t.wav", render(_some_patch(voice), 22050, 11025, voice), 22050)
+    r = runner.invoke(app, ["predict", str(tmp_path / "t.wav"), "--out", str(tmp_path / "p"), "--model", str(tmp_path / "model")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "p" / "patch.json").read_text())
+    assert doc["voice"] == voice and doc["optimizer"] == "predict" and doc["distance"] >= 0
+    other = "fm" if voice == "analog" else "analog"
+    r = runner.invoke(app, ["predict", str(tmp_path / "t.wav"), "--out", str(tmp_path / "q"), "--model", str(tmp_path / "model"), "--voice", other])
+    assert r.exit_code == 2 and "not" in r.output and not (tmp_path / "q").exists()
+
+
+def test_subtractive_outputs_are_the_shipped_models():
+    from matcher.predictor import layout_for
+
+    layout = layout_for("subtractive")
+    assert layout.combos == COMBOS and len(COMBOS) == 12 and layout.reg_targets == REG_TARGETS
+    model = load_default_model()
+    assert model.voice == "subtractive" and model.feature_version == FEATURE_VERSION == 1
+    assert [tuple(c) for c in model.meta["combos"]] == list(COMBOS)
