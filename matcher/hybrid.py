@@ -46,7 +46,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from matcher.predictor import Prediction, Predictor, features_f0, load_voice_model
-from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
+from matcher.search import Evaluation, MatchConfig, MatchResult, plausible_f0s, run_match
 from matcher.seeding import FIT_SEEDERS, SeedRun
 from objectives.pitch import PitchEstimate, estimate_pitch
 from synth.voices import get_voice
@@ -178,7 +178,13 @@ def run_hybrid(
             "combos_searched": [list(c) for c in (every if fit_seeds else top)]}
     if fit_seeds and run.room > 0:
         if voice.fit_seeds is not None:  # the voice's render-free fits (e.g. the subtractive biquad's)
-            getattr(run, FIT_SEEDERS[voice.fit_seeds])(pitch, pred, every, correct_envelope=correct_envelope, predicted=top)
+            add_fits = getattr(run, FIT_SEEDERS[voice.fit_seeds])
+            add_fits(pitch, pred, every, correct_envelope=correct_envelope, predicted=top)
+            adsr_fit = run.adsr_fit
+            for f0_hz in plausible_f0s(pitch)[1:]:  # a doubtful pitch: each other candidate's arms get fitted seeds too
+                if run.room > 0:
+                    add_fits(replace(pitch, f0_hz=f0_hz), replace(pred, f0_hz=f0_hz), every, correct_envelope=False, predicted=[])
+            run.adsr_fit = adsr_fit
         else:  # no fits model this voice: the predicted patch of every combination is its rendered evidence
             run.add_predicted(pred, every)
     run.close()

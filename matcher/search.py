@@ -30,7 +30,7 @@ from objectives.pitch import PitchEstimate, estimate_pitch
 from synth.params import ParamSpace
 from synth.voices import get_voice
 
-__all__ = ["MatchConfig", "MatchResult", "Arm", "Evaluation", "run_match", "pitch_arms", "SEMITONE"]
+__all__ = ["MatchConfig", "MatchResult", "Arm", "Evaluation", "run_match", "pitch_arms", "plausible_f0s", "SEMITONE"]
 
 SEMITONE = 2.0 ** (1.0 / 12.0)
 """Frequency ratio of one equal-tempered semitone (the fine-tune range around an f0 estimate)."""
@@ -77,6 +77,11 @@ class MatchConfig:
         halves from there.  ``None``: the first round already halves all arms.
     keep_arms : (int, int)
         Least and most arms the first cut keeps.
+    narrow_envelope : bool
+        Narrow the amp ADSR around the fit of the target's RMS envelope
+        (:func:`envelope_space`).  Off for a search whose seeds already carry an
+        envelope fitted for what else shapes the RMS (a closing filter, a
+        falling FM index), which the narrowed range might clip.
     """
 
     optimizer: str = DEFAULT_OPTIMIZER
@@ -93,6 +98,7 @@ class MatchConfig:
     final_arms: int = 1
     keep_ratio: float | None = None
     keep_arms: tuple[int, int] = (2, 4)
+    narrow_envelope: bool = True
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,32 @@ class MatchResult:
     """Voice of ``patch`` when the match raced several (``--voice auto``); ``None``: ``config.voice``."""
 
 
+def plausible_f0s(pitch: PitchEstimate, max_candidates: int = 3) -> list[float]:
+    """The f0 candidates worth an arm, best first: the estimate, and when it is doubtful
+    (confidence below 0.5) the candidates scoring at least 80 % of the best; empty when unvoiced."""
+    if not pitch.voiced or not pitch.candidates:
+        return []
+    best_score = pitch.candidates[0][1]
+    chosen = [pitch.candidates[0][0]]
+    if pitch.confidence < 0.5:
+        chosen += [f for f, s in pitch.candidates[1:] if s >= 0.8 * best_score]
+    return [float(f) for f in chosen[:max_candidates]]
+
+
+def _seed_fits_arm(seed: Mapping[str, float | str], arm: "Arm") -> bool:
+    """Whether a seed patch lies in the arm's pitch range (an arm narrows ``osc_freq`` around one f0 candidate).
+
+    A seed made for another candidate would be clipped to this arm's range and
+    told with a loss that is not its clipped point's, so it is kept to its own arm.
+    """
+    if "osc_freq" not in seed or "osc_freq" not in arm.space.names or arm.space["osc_freq"].is_choice:
+        return True
+    p = arm.space["osc_freq"]
+    if "osc_freq" in arm.space.locked:
+        return True
+    return p.low / 1.001 <= float(seed["osc_freq"]) <= p.high * 1.001
+
+
 def pitch_arms(pitch: PitchEstimate, space: ParamSpace, max_candidates: int = 3) -> list[tuple[str, ParamSpace]]:
     """Narrow ``osc_freq`` around each plausible pitch candidate.
 
@@ -148,14 +180,11 @@ def pitch_arms(pitch: PitchEstimate, space: ParamSpace, max_candidates: int = 3)
     list of (label, space)
     """
     freq = space["osc_freq"]
-    if not pitch.voiced or not pitch.candidates:
+    chosen = plausible_f0s(pitch, max_candidates)
+    if not chosen:
         return [("f0=?", space)]
-    best_score = pitch.candidates[0][1]
-    chosen = [pitch.candidates[0][0]]
-    if pitch.confidence < 0.5:
-        chosen += [f for f, s in pitch.candidates[1:] if s >= 0.8 * best_score]
     arms = []
-    for f0_hz in chosen[:max_candidates]:
+    for f0_hz in chosen:
         if freq.low < f0_hz * SEMITONE and f0_hz / SEMITONE < freq.high:
             arms.append((f"f0={f0_hz:.1f}Hz", space.narrow("osc_freq", f0_hz / SEMITONE, f0_hz * SEMITONE)))
     return arms or [("f0=?", space)]
@@ -366,7 +395,7 @@ def run_match(
     if voice.gain_param:
         base = base.lock(**{voice.gain_param: voice.space[voice.gain_param].high})
     pitch = pitch if pitch is not None else estimate_pitch(target_audio, sr)
-    if all(n in base.names for n in ("env_attack", "env_decay", "env_sustain", "env_release")):
+    if config.narrow_envelope and all(n in base.names for n in ("env_attack", "env_decay", "env_sustain", "env_release")):
         base = envelope_space(base, adsr_fit or fit_adsr(target_audio, sr, duree_s, pitch.f0_hz))
     evaluator = Evaluator(target_audio, sr, config.voice, config.weights, config.jobs, solve_gain=True)
 
@@ -430,7 +459,8 @@ def run_match(
     told: dict[int, list[tuple[np.ndarray, float, Mapping[str, float] | None]]] = {id(arm): [] for arm in arms}
     pending = []  # per arm: seeds still to evaluate (u, spreads), and whether the arm has any seed
     for arm in arms:
-        mine = [(s, l, sp) for s, l, sp in zip(seed_patches, known_losses, spreads) if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names)]
+        mine = [(s, l, sp) for s, l, sp in zip(seed_patches, known_losses, spreads)
+                if all(s.get(k) == v for k, v in arm.space.locked.items() if k in choice_names) and _seed_fits_arm(s, arm)]
         for s, l, sp in mine:
             if l is not None:
                 told[id(arm)].append((arm.space.encode({**s, **arm.space.locked}), float(l), sp))

@@ -164,6 +164,31 @@ def _spreads(voice_name: str, carried_names: set[str]) -> dict[str, float]:
     return out
 
 
+def _envelope_corrected(variants: Sequence[Mapping[str, float | str]], voice_name: str, target_audio: np.ndarray, sr: int,
+                        pitch: PitchEstimate) -> list[dict[str, float | str]]:
+    """Each movement seed with its amp ADSR refitted for the movement.
+
+    A closing filter or a falling FM index also lowers the RMS, so the ADSR
+    fitted to the target with a static timbre is wrong under it: one render of
+    the seed measures the difference, and :func:`objectives.envelope.correct_adsr`
+    removes it (the renders are analysis, like the hybrid's envelope correction).
+    """
+    from objectives.envelope import correct_adsr, fit_adsr  # noqa: PLC0415
+    from synth.render import render  # noqa: PLC0415
+
+    n, f0_hz = len(target_audio), pitch.f0_hz if pitch.voiced else None
+    if not variants or not all(k in variants[0] for k in ("env_attack", "env_decay", "env_sustain", "env_release")):
+        return []
+    target_fit = fit_adsr(target_audio, sr, n / sr, f0_hz)
+    out = []
+    for v in variants:
+        rendered = render(v, sr, n, voice_name)
+        if not np.any(rendered):
+            continue
+        out.append(carry_patch({**v, **correct_adsr(target_fit, fit_adsr(rendered, sr, n / sr, f0_hz), dict(v))}, voice_name))
+    return out
+
+
 def _search_from(
     target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
     optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
@@ -175,7 +200,8 @@ def _search_from(
     choice_names = [p.name for p in voice.space.params if p.is_choice]
     combos = list({tuple(str(s[n]) for n in choice_names): {n: str(s[n]) for n in choice_names} for s in seeds}.values()) if choice_names else None
     time_left = None if deadline is None else max(1e-3, deadline - time.perf_counter())
-    stage = replace(config, voice=voice_name, optimizer=optimizer, budget=int(budget), sigma0=sigma0, screen_design=False, keep_ratio=None, time_limit_s=time_left)
+    stage = replace(config, voice=voice_name, optimizer=optimizer, budget=int(budget), sigma0=sigma0, screen_design=False, keep_ratio=None,
+                    time_limit_s=time_left, narrow_envelope=False)
     result = run_match(target_audio, stage, callback=ledger.reporter(voice_name), pitch=pitch, seed_patches=list(seeds),
                        seed_spreads=[spread] * len(seeds), combos=combos)
     ledger.record(voice_name, result)
@@ -229,6 +255,7 @@ def race_voices(
             voice = get_voice(voice_name)
             carried = carry_patch(base.patch, voice_name)
             variants = [carry_patch({**carried, **v}, voice_name) for v in (voice.motion_seeds(carried) if voice.motion_seeds else ())]
+            variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch)]
             budget = min(total - ledger.evals, int(round(share * total)))
             res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,
                                _spreads(voice_name, base_names), ledger, pitch, deadline)

@@ -154,15 +154,18 @@ ANALOG_NEUTRAL: dict[str, float] = {
 def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float | str]]:
     """Movements of a static patch this voice can play (see :attr:`synth.voices.base.Voice.motion_seeds`).
 
-    A closing filter (2 or 4 octaves above a cutoff one octave below the static
-    one, falling in 80 or 250 ms; through the 24 dB lowpass too when the patch is
-    a lowpass), a detuned second oscillator (8 or 20 cents), a narrower pulse
-    for a square, and the shared pitch drops and vibrato.
+    A closing filter (2 or 4 octaves above a resting cutoff one octave below the
+    static one or 1.5 × f0, falling with a time constant of 60 or 200 ms; through
+    the 24 dB lowpass too when the patch is a lowpass), a detuned second
+    oscillator (8 or 20 cents), a narrower pulse for a square, and the shared
+    pitch drops and vibrato.
     """
-    cutoff_hz = float(patch.get("filter_cutoff", 1000.0))
+    resting_hz = {float(patch.get("filter_cutoff", 1000.0)) / 2.0}
+    if "osc_freq" in patch:
+        resting_hz.add(1.5 * float(patch["osc_freq"]))  # plucked strings and basses close onto their first harmonics
     plucks = [
-        {"fenv_amount_oct": amount, "fenv_decay_s": decay_s, "fenv_attack_s": 0.002, "fenv_sustain": 0.0, "filter_cutoff": cutoff_hz / 2.0}
-        for amount in (2.0, 4.0) for decay_s in (0.08, 0.25)
+        {"fenv_amount_oct": amount, "fenv_decay_s": decay_s, "fenv_attack_s": 0.002, "fenv_sustain": 0.0, "filter_cutoff": cutoff_hz}
+        for cutoff_hz in sorted(resting_hz) for amount in (2.0, 4.0) for decay_s in (0.06, 0.2)
     ]
     if patch.get("filter_type") == "lowpass":
         plucks += [{**v, "filter_type": "lowpass24"} for v in plucks]

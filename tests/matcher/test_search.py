@@ -211,3 +211,17 @@ def test_first_cut_drops_only_arms_that_evidence_rules_out_and_keeps_favoured_on
     assert [a.label for a in _first_cut(arms, 1.1, (2, 4), favoured=[])] == ["arm0", "arm1"]
     # at most the maximum of near arms
     assert len(_first_cut(arms, 100.0, (2, 4), favoured=[])) == 4
+
+
+def test_a_seed_made_for_one_pitch_candidate_stays_out_of_the_other_candidates_arms():
+    """Clipped into another pitch arm, a seed would be told there with a loss that is not its clipped point's."""
+    from matcher.search import Arm, _seed_fits_arm, pitch_arms, plausible_f0s
+    from objectives.pitch import PitchEstimate
+    from synth.voices import get_voice
+
+    pitch = PitchEstimate(49.3, ((49.3, 0.63), (936.2, 0.58), (468.1, 0.36)), 0.41, True)
+    assert plausible_f0s(pitch) == [49.3, 936.2]
+    arms = [Arm(label, space, None) for label, space in pitch_arms(pitch, get_voice("subtractive").space)]
+    assert len(arms) == 2
+    assert [_seed_fits_arm({"osc_freq": 936.0}, a) for a in arms] == [False, True]
+    assert [_seed_fits_arm({"osc_freq": 49.0}, a) for a in arms] == [True, False]

@@ -42,7 +42,7 @@ def _vibrato_note() -> tuple[dict, np.ndarray]:
     patch = carry_patch({"duree": 0.6, "osc_freq": 330.0, "osc_type": "saw", "osc_vol": 0.8, "noise_vol": 0.0, "filter_type": "lowpass",
                          "filter_cutoff": 2500.0, "filter_res": 0.8, "env_attack": 0.01, "env_decay": 0.2, "env_sustain": 0.7,
                          "env_release": 0.1, "master_vol": 0.8}, "analog")
-    patch.update(vib_depth_cents=20.0, vib_rate_hz=5.5, vib_delay_s=0.0)  # deeper vibrato defeats the f0 stage (see docs/voices.md)
+    patch.update(vib_depth_cents=40.0, vib_rate_hz=5.5, vib_delay_s=0.0)
     return patch, render(patch, SR, int(0.6 * SR), "analog")
 
 
