@@ -157,6 +157,8 @@ def match(
         publish_folder(files, out)
     except OSError as exc:
         fail(f"{out}: cannot write the results ({exc.strerror or exc})")
+    finally:
+        _stop_workers(outcome.settings)
     pitch = outcome.pitch
     f0_text = f"{pitch.f0_hz:.2f} Hz" if pitch.voiced and pitch.f0_hz else "unpitched"
     if outcome.voice_losses:
@@ -175,6 +177,14 @@ def match(
     out_console.print(f"wrote {out}/{', '.join(files)}  ({time.perf_counter() - t_start:.1f} s in all)")
     if outcome.stopped_by == "interrupted":
         raise typer.Exit(130)
+
+
+def _stop_workers(settings) -> None:
+    """End a match's worker processes now: the command is about to exit and will not reuse them."""
+    from matcher.evaluator import stop_workers  # noqa: PLC0415
+    from matcher.pipeline import default_jobs  # noqa: PLC0415
+
+    stop_workers(default_jobs(settings.budget) if settings.jobs is None else settings.jobs)
 
 
 @app.command("render")

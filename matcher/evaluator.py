@@ -18,7 +18,7 @@ from objectives.features import analyse
 from synth.render import render
 from synth.voices import get_voice
 
-__all__ = ["Evaluator", "loss_of_patch"]
+__all__ = ["Evaluator", "loss_of_patch", "start_workers", "stop_workers"]
 
 
 _WORKER_CACHE: dict[str, tuple[Fitness, float]] = {}
@@ -132,6 +132,17 @@ def start_workers(jobs: int, voice: str = "subtractive", sr: int = 22050) -> Non
         ex = _executor(jobs - 1)
         for _ in range(jobs - 1):
             ex.submit(_start_worker, voice, int(sr))
+
+
+def stop_workers(jobs: int) -> None:
+    """Stop the workers of a ``jobs``-process evaluation now, killing them rather than waiting for their clean exit.
+
+    For a command that is about to end (``matcher match``): otherwise the
+    interpreter's exit waits for each worker to shut down its Pyo server and
+    interpreter, measured 0.25-0.4 s after the output was written.
+    """
+    if jobs > 1:
+        _executor(jobs - 1).shutdown(wait=False, kill_workers=True)
 
 
 class Evaluator:

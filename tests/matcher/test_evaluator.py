@@ -93,3 +93,18 @@ def test_empty_batch(valid_target):
     _, audio = valid_target
     losses, evaluated = Evaluator(audio, SR, jobs=1).evaluate([])
     assert losses.shape == (0,) and evaluated == []
+
+
+def test_workers_stopped_by_a_command_are_started_again(valid_target):
+    """``stop_workers`` (the CLI's, at its end) kills the workers; the next evaluator starts new ones."""
+    from matcher.evaluator import stop_workers
+
+    patch, audio = valid_target
+    ps = _patches(patch, n=6, seed=3)
+    l1, _ = Evaluator(audio, SR, jobs=1).evaluate(ps)
+    Evaluator(audio, SR, jobs=2).evaluate(ps)
+    stop_workers(2)
+    two = Evaluator(audio, SR, jobs=2)
+    two.warm_up()
+    l2, _ = two.evaluate(ps)
+    np.testing.assert_array_equal(l1, l2)
