@@ -220,7 +220,7 @@ def match_target(
 
     from matcher.evaluator import start_workers  # noqa: PLC0415
     from matcher.pareto import front_of_rows, is_two_objective  # noqa: PLC0415
-    from matcher.voice_race import AUTO_VOICE, BASE_VOICE  # noqa: PLC0415
+    from matcher.voice_race import AUTO_VOICE, BASE_VOICE, RACE_WEIGHTS  # noqa: PLC0415
 
     s = settings
     sr = int(target.sr)
@@ -229,6 +229,8 @@ def match_target(
     two_objectives = is_two_objective(s.optimizer)  # issue 11: the knee of the front is the match, never re-polished on one objective
     n_polish = 0 if two_objectives else polish_budget(s.budget, sr, target.orig_sr)
     config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=jobs, voice=s.voice, sr=sr)
+    if s.voice == AUTO_VOICE:
+        config = replace(config, weights=RACE_WEIGHTS)  # the polish judges as the race did
     rows: list = []
 
     def collect(batch: Sequence[Any]) -> None:

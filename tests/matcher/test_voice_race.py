@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from matcher.cli import app
 from matcher.search import MatchConfig
 from matcher.strategies import run_strategy
-from matcher.voice_race import BASE_VOICE, carry_patch, race_voices
+from matcher.voice_race import BASE_VOICE, RACE_WEIGHTS, carry_patch, race_voices
 from synth.render import render
 from synth.sampling import sample_valid_patch
 from synth.voices import VOICES, get_voice
@@ -49,7 +49,7 @@ def _vibrato_note() -> tuple[dict, np.ndarray]:
 def test_the_race_moves_to_the_voice_that_plays_a_vibrato_and_beats_the_subtractive_voice_alone():
     _, audio = _vibrato_note()
     config = MatchConfig(optimizer="hybrid", budget=240, seed=0, jobs=1, sr=SR)
-    alone = run_strategy(audio, config)
+    alone = run_strategy(audio, replace(config, weights=RACE_WEIGHTS))  # the same fitness as the race's
     rows = []
     result, best = race_voices(audio, config, callback=rows.extend)
     assert result.voice == "analog"
@@ -69,7 +69,7 @@ def test_a_settled_base_voice_skips_the_challengers_and_gets_the_whole_budget(mo
 
     _, audio = sample_valid_patch(np.random.default_rng(7), render, sr=SR, duree_s=0.5)
     config = MatchConfig(optimizer="hybrid", budget=200, seed=0, jobs=1, sr=SR)
-    base = run_strategy(audio, replace(config, budget=round(race.BASE_SHARE * 200)))
+    base = run_strategy(audio, replace(config, budget=round(race.BASE_SHARE * 200), weights=RACE_WEIGHTS))
     monkeypatch.setattr(race, "SETTLED_LOSS", 1.01 * base.loss)  # this base counts as settled
     result, best = race_voices(audio, config)
     assert set(best) == {BASE_VOICE} and result.voice == BASE_VOICE
@@ -104,3 +104,15 @@ def test_unknown_voice_error_mentions_auto(tmp_path):
     result = CliRunner().invoke(app, ["match", str(target), "--voice", "nope", "--budget", "10"])
     assert result.exit_code == 2
     assert "auto" in result.output
+
+
+def test_the_race_judges_with_its_own_weights_unless_told_others():
+    _, audio = _vibrato_note()
+    config = MatchConfig(optimizer="cma", budget=60, seed=0, jobs=1, sr=SR)
+    raced, _ = race_voices(audio, config)
+    from matcher.evaluator import Evaluator  # noqa: PLC0415
+
+    ev = Evaluator(audio, SR, raced.voice, RACE_WEIGHTS, 1, solve_gain=True)
+    (loss,), _ = ev.evaluate([raced.patch])
+    ev.close()
+    assert loss == pytest.approx(raced.loss, rel=1e-6)
