@@ -31,7 +31,7 @@ from synth.voices import FILTER_TYPES, OSC_TYPES, SUBTRACTIVE
 
 __all__ = [
     "SamplerSpec", "SAMPLER_V1", "SAMPLER_V2", "SAMPLERS", "DEFAULT_SAMPLER", "get_sampler",
-    "draw_patch", "rule_problems", "audio_problems", "sample_valid_patch", "filter_audible",
+    "draw_patch", "rule_problems", "audio_problems", "sample_valid_patch", "draw_until_valid", "filter_audible",
     "FILTER_WINDOWS",
 ]
 
@@ -324,10 +324,31 @@ def sample_valid_patch(
     audio : ndarray, shape (round(duree_s * sr),), float32
     """
     spec = get_sampler(spec)
+    return draw_until_valid(lambda: draw_patch(rng, duree_s, spec), lambda patch: rule_problems(patch, sr, spec),
+                            render_fn, sr, duree_s, rejections, max_draws, "no valid patch")
+
+
+def draw_until_valid(
+    draw: Callable[[], dict[str, float | str]],
+    rules: Callable[[Mapping[str, float | str]], list[str]],
+    render_fn: Callable[[Mapping[str, float | str], int, int], np.ndarray],
+    sr: int,
+    duree_s: float,
+    rejections: Counter | None,
+    max_draws: int,
+    what: str,
+) -> tuple[dict[str, float | str], np.ndarray]:
+    """The rejection loop every sampler shares: draw, check the rules, render, check the audio.
+
+    ``draw()`` makes one patch, ``rules(patch)`` lists its problems (empty: it
+    may be rendered); the render must pass :func:`audio_problems`.  Rejections
+    are counted by reason; after ``max_draws`` draws ``RuntimeError(f"{what} in
+    {max_draws} draws")``.  Returns the patch and its render, ``round(duree_s * sr)`` samples.
+    """
     n_samples = int(round(duree_s * sr))
     for _ in range(max_draws):
-        patch = draw_patch(rng, duree_s, spec)
-        problems = rule_problems(patch, sr, spec)
+        patch = draw()
+        problems = rules(patch)
         audio = None
         if not problems:
             audio = render_fn(patch, sr, n_samples)
@@ -336,7 +357,7 @@ def sample_valid_patch(
             return patch, audio
         if rejections is not None:
             rejections.update(problems)
-    raise RuntimeError(f"no valid patch in {max_draws} draws")
+    raise RuntimeError(f"{what} in {max_draws} draws")
 
 
 @lru_cache(maxsize=8)

@@ -33,7 +33,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from synth.sampling import SAMPLERS, _draw_resonance_envelope_level, _log_uniform, audio_problems, draw_patch, rule_problems
+from synth.sampling import SAMPLERS, _draw_resonance_envelope_level, _log_uniform, draw_patch, draw_until_valid, rule_problems
 from synth.voices import OSC_TYPES, get_voice
 
 __all__ = [
@@ -310,16 +310,5 @@ def sample_voice_patch(
     patch : dict
     audio : ndarray, shape (round(duree_s * sr),), float32
     """
-    n_samples = int(round(duree_s * sr))
-    for _ in range(max_draws):
-        patch = sampler.draw(rng, duree_s)
-        problems = sampler.rules(patch, sr)
-        audio = None
-        if not problems:
-            audio = render_fn(patch, sr, n_samples)
-            problems = audio_problems(audio)
-        if not problems:
-            return patch, audio
-        if rejections is not None:
-            rejections.update(problems)
-    raise RuntimeError(f"no valid {sampler.voice} patch in {max_draws} draws")
+    return draw_until_valid(lambda: sampler.draw(rng, duree_s), lambda patch: sampler.rules(patch, sr), render_fn, sr, duree_s,
+                            rejections, max_draws, f"no valid {sampler.voice} patch")
