@@ -408,7 +408,8 @@ def write_examples(files: Path, targets: list[dict], trials: list[dict], optimiz
             if not ts:
                 continue
             t = ts[0]
-            audio = render(t["patch"], tgt["sr"], len(tgt["audio"]), split_method(o)[1])  # a method may name its voice (cma@analog)
+            played_by = t["patch"].get("voice") or split_method(o)[1]  # a raced trial names its winner; a method may name its voice (cma@analog)
+            audio = render({k: v for k, v in t["patch"].items() if k != "voice"}, tgt["sr"], len(tgt["audio"]), played_by)
             stem = f"ex{k}_m{i}"
             write_wav_atomic(files / f"{stem}.wav", audio, tgt["sr"])
             _spectrogram_png(files / f"{stem}.png", audio, tgt["sr"], f"{o} (seed {t['seed']}): {t['final_loss']:.3g}")
