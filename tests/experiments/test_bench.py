@@ -131,7 +131,7 @@ def _run_until(cmd: list[str], out: Path, n_new: int, sig: int) -> tuple[int, in
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, sig)  # the whole sweep, CLI and loky workers, as Ctrl-C or a kill would
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=300)  # a safety net against a hang, not a speed limit: a loaded machine took over 60 s to stop
     return proc.returncode, count, stderr
 
 
