@@ -18,7 +18,7 @@ __all__ = ["register", "bench", "report"]
 
 def bench(
     suite: List[str] = typer.Option(["in-domain:10"], "--suite", "-s", help="Target suite, repeatable: in-domain:N, sox:N, scsynth:N (SuperCollider), faust:N (Faust via DawDreamer), gm:N (General MIDI one-shots via fluidsynth), dir:PATH. See docs/foreign_suites.md."),
-    optimizers: Optional[str] = typer.Option(None, "--optimizers", "-o", help="Comma-separated strategies, each NAME or NAME@VOICE (e.g. cma@analog) [default: every known one, subtractive voice]."),
+    optimizers: Optional[str] = typer.Option(None, "--optimizers", "-o", help="Comma-separated strategies, each NAME or NAME@VOICE (e.g. cma@analog) (default: every known one, subtractive voice)."),
     budget: int = typer.Option(1000, "--budget", "-b", help="Evaluations per trial."),
     seeds: int = typer.Option(3, "--seeds", help="Seeds 0..N-1 per (target, optimiser)."),
     out: Path = typer.Option(..., "--out", help="Run folder (store.sqlite, trials.csv); re-running continues it."),

@@ -108,10 +108,10 @@ def match(
     budget: int = typer.Option(DEFAULT_BUDGET, "--budget", "-b", help="Maximum number of evaluations (renders)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop the search after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed and budget give the same patch)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes for evaluation (does not change the result) [default: one per core, 1 below a budget of 300]."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes for evaluation (does not change the result) (default: one per core, 1 below a budget of 300)."),
     voice: str = typer.Option("subtractive", "--voice", help="Synth voice: " + ", ".join(VOICES) + f", or {AUTO_VOICE}: race them and keep the one that fits (the summary gives each voice's best distance)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: matches/<target-stem>/]."),
-    sr: Optional[int] = typer.Option(None, "--sr", help="Working sample rate of the search (Hz) [default: the target's own rate, at most 48 kHz]; match.wav uses the target's rate."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: matches/<target-stem>/)."),
+    sr: Optional[int] = typer.Option(None, "--sr", help="Working sample rate of the search (Hz) (default: the target's own rate, at most 48 kHz); match.wav uses the target's rate."),
 ) -> None:
     """Find the patch that reproduces TARGET; write patch.json, match.wav, history.csv and report.png."""
     from matcher.pipeline import MatchInterrupted, MatchSettings, match_target, outcome_files  # noqa: PLC0415
@@ -191,8 +191,8 @@ def _stop_workers(settings) -> None:
 def render_cmd(
     patch_file: Path = typer.Argument(..., help="patch.json to render."),
     out_wav: Path = typer.Argument(..., help="WAV file to write."),
-    sr: Optional[int] = typer.Option(None, "--sr", help="Sample rate in Hz [default: the patch's sr, else 44100]."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Length in seconds [default: the note's duree]."),
+    sr: Optional[int] = typer.Option(None, "--sr", help="Sample rate in Hz (default: the patch's sr, else 44100)."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Length in seconds (default: the note's duree)."),
 ) -> None:
     """Render PATCH_FILE to OUT_WAV."""
     from objectives.audio_io import write_wav_atomic  # noqa: PLC0415

@@ -13,7 +13,7 @@ __all__ = ["register", "export"]
 def export(
     patch_file: Path = typer.Argument(..., help="patch.json to export."),
     fmt: str = typer.Option("pyo", "--format", help="Output format: pyo (a Python script needing only pyo and numpy)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Script to write [default: synth.py]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Script to write (default: synth.py)."),
 ) -> None:
     """Write PATCH_FILE as a standalone instrument: `python synth.py --wav out.wav` or `--midi`."""
     from matcher.cli import UsageError, _output_problem, fail, out_console  # noqa: PLC0415

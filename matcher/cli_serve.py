@@ -35,8 +35,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (there is no authentication: see docs/serve.md before changing it)."),
     port: int = typer.Option(8765, "--port", help="TCP port (0: any free port)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes of each match; one match runs at a time [default: as matcher match, one per core, 1 below a budget of 300]."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Folder for uploads and results [default: ~/.cache/matcher/serve]."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes of each match; one match runs at a time (default: as matcher match, one per core, 1 below a budget of 300)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder for uploads and results (default: ~/.cache/matcher/serve)."),
     keep_jobs: int = typer.Option(50, "--keep-jobs", help="Finished jobs kept on disk (oldest deleted first)."),
     keep_days: float = typer.Option(7.0, "--keep-days", help="Finished jobs older than this many days are deleted."),
 ) -> None:
