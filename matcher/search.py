@@ -160,11 +160,9 @@ def _seed_fits_arm(seed: Mapping[str, float | str], arm: "Arm") -> bool:
     A seed made for another candidate would be clipped to this arm's range and
     told with a loss that is not its clipped point's, so it is kept to its own arm.
     """
-    if "osc_freq" not in seed or "osc_freq" not in arm.space.names or arm.space["osc_freq"].is_choice:
+    if "osc_freq" not in seed or "osc_freq" not in arm.space.names or "osc_freq" in arm.space.locked:
         return True
     p = arm.space["osc_freq"]
-    if "osc_freq" in arm.space.locked:
-        return True
     return p.low / 1.001 <= float(seed["osc_freq"]) <= p.high * 1.001
 
 
