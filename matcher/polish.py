@@ -100,7 +100,7 @@ def polish_at_rate(
             n += 1
             if loss < best_loss:
                 best_loss, best_patch = float(loss), patch
-            rows.append(Evaluation(first_eval + n, now, float(loss), best_loss, label, patch))
+            rows.append(Evaluation(first_eval + n, now, float(loss), best_loss, label, patch, voice=config.voice))  # a raced match's rows name their voice
         if callback is not None:
             callback(rows)
         return losses

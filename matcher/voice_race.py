@@ -36,6 +36,7 @@ import numpy as np
 from matcher.search import Evaluation, MatchConfig, MatchResult, run_match
 from matcher.strategies import AUTO_VOICE
 from objectives.distance import FitnessWeights
+from objectives.envelope import AdsrFit, correct_adsr, fit_adsr
 from objectives.pitch import PitchEstimate, estimate_pitch
 from synth.voices import get_voice
 
@@ -138,6 +139,8 @@ class _Ledger:
         self.evals = 0
         self.best_loss = math.inf
         self.best: dict[str, VoiceBest] = {}
+        self.arms: dict[str, list] = {}
+        """Per voice, the arms of its latest search (the polish at the target's rate refines the winner's)."""
 
     def reporter(self, voice: str) -> Callable[[Sequence[Evaluation]], None]:
         """A callback for one stage: renumbers its rows and labels them with the voice."""
@@ -155,6 +158,8 @@ class _Ledger:
         return report
 
     def record(self, voice: str, result: MatchResult) -> None:
+        if result.arms:
+            self.arms[voice] = list(result.arms)
         old = self.best.get(voice)
         evals = result.evals + (old.evals if old else 0)
         if old is None or result.loss < old.loss:
@@ -178,21 +183,20 @@ def _spreads(voice_name: str, carried_names: set[str]) -> dict[str, float]:
 
 
 def _envelope_corrected(variants: Sequence[Mapping[str, float | str]], voice_name: str, target_audio: np.ndarray, sr: int,
-                        pitch: PitchEstimate) -> list[dict[str, float | str]]:
+                        pitch: PitchEstimate, target_fit: AdsrFit) -> list[dict[str, float | str]]:
     """Each movement seed with its amp ADSR refitted for the movement.
 
     A closing filter or a falling FM index also lowers the RMS, so the ADSR
     fitted to the target with a static timbre is wrong under it: one render of
     the seed measures the difference, and :func:`objectives.envelope.correct_adsr`
     removes it (the renders are analysis, like the hybrid's envelope correction).
+    ``target_fit`` is the target's own fit (:func:`objectives.envelope.fit_adsr`).
     """
-    from objectives.envelope import correct_adsr, fit_adsr  # noqa: PLC0415
     from synth.render import render  # noqa: PLC0415
 
     n, f0_hz = len(target_audio), pitch.f0_hz if pitch.voiced else None
     if not variants or not all(k in variants[0] for k in ("env_attack", "env_decay", "env_sustain", "env_release")):
         return []
-    target_fit = fit_adsr(target_audio, sr, n / sr, f0_hz)
     out = []
     for v in variants:
         rendered = render(v, sr, n, voice_name)
@@ -264,13 +268,14 @@ def race_voices(
 
     if inner is not None and stopped_by == "budget" and base.loss > SETTLED_LOSS:
         base_names = set(get_voice(BASE_VOICE).space.names)
+        target_fit = fit_adsr(target_audio, config.sr, len(target_audio) / config.sr, pitch.f0_hz if pitch.voiced else None)  # once for every challenger
         for voice_name, share in CHALLENGERS:
             if out_of_time() or total - ledger.evals < 1:
                 break
             voice = get_voice(voice_name)
             carried = carry_patch(base.patch, voice_name)
             variants = [carry_patch({**carried, **v}, voice_name) for v in (voice.motion_seeds(carried) if voice.motion_seeds else ())]
-            variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch)]
+            variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch, target_fit)]
             budget = min(total - ledger.evals, int(round(share * total)))
             res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,
                                _spreads(voice_name, base_names), ledger, pitch, deadline)
@@ -284,7 +289,7 @@ def race_voices(
     if out_of_time() and stopped_by == "budget" and ledger.evals < total:
         stopped_by = "time limit"
     lead = ledger.leader()
-    result = MatchResult(dict(lead.patch), lead.loss, ledger.evals, time.perf_counter() - t0, pitch, [], stopped_by, voice=lead.voice)
+    result = MatchResult(dict(lead.patch), lead.loss, ledger.evals, time.perf_counter() - t0, pitch, ledger.arms.get(lead.voice, []), stopped_by, voice=lead.voice)
     info.update(voice=lead.voice, voice_losses={v: b.loss for v, b in ledger.best.items()}, voice_evals={v: b.evals for v, b in ledger.best.items()})
     result.info = info  # type: ignore[attr-defined]
     return result, dict(ledger.best)

@@ -116,3 +116,19 @@ def test_the_race_judges_with_its_own_weights_unless_told_others():
     (loss,), _ = ev.evaluate([raced.patch])
     ev.close()
     assert loss == pytest.approx(raced.loss, rel=1e-6)
+
+
+def test_a_raced_match_of_a_96_khz_target_is_polished_in_its_winning_voice(tmp_path):
+    """Above 48 kHz the match keeps a share of its budget for a polish at the target's rate: the race hands it its winner's arms."""
+    from matcher.pipeline import MatchSettings, match_target  # noqa: PLC0415
+    from objectives.audio_io import load_target  # noqa: PLC0415
+
+    patch, _ = _vibrato_note()
+    path = tmp_path / "vib96k.wav"
+    sf.write(path, render(patch, 96000, int(0.6 * 96000), "analog"), 96000, subtype="FLOAT")
+    outcome = match_target(load_target(path), MatchSettings(budget=120, jobs=1, voice="auto"))
+    assert outcome.polish_evals > 0 and outcome.distance_sr == 96000
+    assert outcome.voice in VOICES
+    polished = [r for r in outcome.rows if r.arm == "polish@96000Hz"]
+    assert {r.voice for r in polished} == {outcome.voice}
+    assert np.array_equal(outcome.match_audio, render(outcome.patch, 96000, len(outcome.target.orig_audio), outcome.voice))
