@@ -421,8 +421,7 @@ class Predictor:
             if err_u is None:
                 continue
             p = space[name]
-            width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
-            out[name] = 1.25 * float(err_u) * width
+            out[name] = 1.25 * float(err_u) * p.width
         return out
 
     # -- files ---------------------------------------------------------------

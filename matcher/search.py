@@ -292,8 +292,7 @@ def _sigma_vector(space: ParamSpace, sigma0: float, voiced: bool, spread: Mappin
     for name, value in (spread or {}).items():
         if name in free:
             p = space[name]
-            width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
-            sigma[space.index(name)] = min(max(value / width, 1e-4), 0.5)
+            sigma[space.index(name)] = min(max(value / p.width, 1e-4), 0.5)
     return sigma
 
 

@@ -177,8 +177,7 @@ def _spreads(voice_name: str, carried_names: set[str]) -> dict[str, float]:
     for p in get_voice(voice_name).space.params:
         if p.is_choice:
             continue
-        width = math.log2(p.high / p.low) if p.scale == "log" else p.high - p.low
-        out[p.name] = (CARRIED_SIGMA if p.name in carried_names else MOVEMENT_SIGMA) * width
+        out[p.name] = (CARRIED_SIGMA if p.name in carried_names else MOVEMENT_SIGMA) * p.width
     return out
 
 

@@ -64,6 +64,11 @@ class Param:
     def is_choice(self) -> bool:
         return self.choices is not None
 
+    @property
+    def width(self) -> float:
+        """The range's width in natural units: octaves for a log-scaled parameter, its unit otherwise (continuous parameters only)."""
+        return math.log2(self.high / self.low) if self.scale == "log" else self.high - self.low
+
     def decode(self, u: float) -> float | str:
         """Map ``u`` in [0, 1] (clipped) to a physical value or a choice name.
 
