@@ -89,15 +89,23 @@ def test_other_rules(patch):
 REFERENCE = Path(__file__).parent / "fixtures" / "sampler_v1_reference.json"
 
 
+def _same_patch(got: dict, want: dict) -> bool:
+    """Same names and choices, numbers equal up to the last bit or two (numpy's exp and log may round differently on another CPU)."""
+    return got.keys() == want.keys() and all(
+        got[k] == want[k] if isinstance(want[k], str) else got[k] == pytest.approx(want[k], rel=1e-12) for k in want
+    )
+
+
 def test_v1_draws_the_same_patches_as_before_the_sampler_had_versions():
     """The reference was written by the code of commit e246e2d, before SamplerSpec existed."""
     ref = json.loads(REFERENCE.read_text())
     rng = np.random.default_rng(2024)
-    assert [draw_patch(rng, 1.0, SAMPLER_V1) for _ in range(len(ref["draws"]))] == ref["draws"]
+    for got, want in zip([draw_patch(rng, 1.0, SAMPLER_V1) for _ in range(len(ref["draws"]))], ref["draws"], strict=True):
+        assert _same_patch(got, want)
     for i, want in enumerate(ref["valid"]):
         rej = Counter()
         got, _ = sample_valid_patch(np.random.default_rng([2024, i]), render, 22050, 0.5, rejections=rej, spec="v1")
-        assert got == want["patch"] and dict(rej) == want["rejections"]
+        assert _same_patch(got, want["patch"]) and dict(rej) == want["rejections"]
 
 
 def test_v2_valid_notes_half_noiseless_pure_sines_windows_and_levels():
