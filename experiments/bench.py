@@ -152,12 +152,15 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
         bests: list[float] = []
         t0 = time.perf_counter()
         best = [math.inf]
+        judge = [0]
         scored: list = []  # rows with (spectral, envelope) objectives: a two-objective optimiser's front
 
         def on_batch(rows: Sequence) -> None:
             now = time.perf_counter() - t0
             scored.extend(r for r in rows if getattr(r, "objectives", None) is not None)
             for r in rows:
+                if r.judge != judge[0]:  # a race judging by another fitness from here on (matcher.voice_race)
+                    judge[0], best[0] = r.judge, math.inf
                 best[0] = min(best[0], float(r.loss))
                 evals.append(len(evals) + 1)
                 walls.append(now)

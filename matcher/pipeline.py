@@ -229,8 +229,6 @@ def match_target(
     two_objectives = is_two_objective(s.optimizer)  # issue 11: the knee of the front is the match, never re-polished on one objective
     n_polish = 0 if two_objectives else polish_budget(s.budget, sr, target.orig_sr)
     config = MatchConfig(optimizer=s.optimizer, budget=s.budget - n_polish, time_limit_s=s.time_limit_s, seed=s.seed, jobs=jobs, voice=s.voice, sr=sr)
-    if s.voice == AUTO_VOICE:
-        config = replace(config, weights=RACE_WEIGHTS)  # the polish judges as the race did
     rows: list = []
 
     def collect(batch: Sequence[Any]) -> None:
@@ -249,14 +247,17 @@ def match_target(
         if n_polish and rows and stopped_by == "budget":
             if on_phase is not None:
                 on_phase(f"polishing at {target.orig_sr} Hz")
-            polish_at_rate(result, target.orig_audio, target.orig_sr, replace(config, voice=result.voice or config.voice), n_polish, collect, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
+            judged = replace(config, voice=result.voice or config.voice, weights=info.get("weights", config.weights))  # as the race ended judging
+            polish_at_rate(result, target.orig_audio, target.orig_sr, judged, n_polish, collect, first_eval=len(rows), t0=time.perf_counter() - rows[-1].wall_s)
     except KeyboardInterrupt:
         stopped_by = "interrupted"
     if not rows:
         raise MatchInterrupted("interrupted before the first evaluation")
     # Polish rows are distances at the target's rate: the best of those wins when there are any.
+    # A race that changed its fitness (matcher.voice_race) compares only the distances of its last one.
     polished = [r for r in rows if r.arm == polish_label]
-    best_row = min(polished or rows, key=lambda r: r.loss)
+    last_judge = max(r.judge for r in rows)
+    best_row = min(polished or [r for r in rows if r.judge == last_judge], key=lambda r: r.loss)
     patch, loss = dict(best_row.patch), float(best_row.loss)
     voice = best_row.voice or s.voice  # a raced match's rows name their voice
     front = front_of_rows(rows) if two_objectives else None  # issue 11

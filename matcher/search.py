@@ -114,6 +114,9 @@ class Evaluation:
     objectives: tuple[float, float] | None = None  # (spectral, envelope) when the optimiser has two objectives (issue 11)
     voice: str | None = None
     """Voice of ``patch`` when a match races several (``--voice auto``); ``None``: the match's one voice."""
+    judge: int = 0
+    """Which fitness gave ``loss``: 0 the match's own; a race that changes its fitness
+    (:mod:`matcher.voice_race`) numbers the next one 1.  Only losses of one judge compare."""
 
 
 @dataclass

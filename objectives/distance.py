@@ -16,8 +16,11 @@ term        what                                              weight field
 fine        64 mel bands, 1024-point STFT, power pooled ≤ 1 s  ``spectral``
 coarse      16 mel bands of the same pooled power              ``coarse``
 time        12 mel bands of every STFT frame (23 ms hop)       ``time``
+frames      64 mel bands of every frame, floor 80 dB down      ``frames``
 envelope    RMS per 5.8 ms hop, 23 ms moving average           ``envelope``
 ==========  ================================================  =============
+
+A term weighted 0 is not computed (``frames`` by default).
 
 Robustness to the noise realisation (DESIGN §5.7).  A recorded target never
 shares our noise samples, and a naive log-mel L1 with an absolute floor of
@@ -76,12 +79,20 @@ class FitnessWeights:
         spread thinly over frames and must outweigh the spectral terms'
         noise-realisation floor (measured: 1.0 lets a ×2 attack come within
         0.48 of the noise distance, 1.5 within 0.37).
+    frames : float
+        ``frames``: short-time spectrum in 64 mel bands per frame, with its own
+        floor 80 dB below the target's loudest cell.  On sounds other engines
+        made it ranks candidate matches the way the independent per-frame
+        metrics do far better than the pooled terms (``experiments/fitness_rank.py
+        --variants``); in-domain it is more sensitive to the noise realisation,
+        so the default leaves it out (0: not computed).
     """
 
     spectral: float = 1.0
     coarse: float = 0.25
     time: float = 0.1
     envelope: float = 1.5
+    frames: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -117,6 +128,7 @@ class Fitness:
         # The target goes through exactly the candidate's code path, so identical audio gives 0.0.
         self._target = self._levels([np.array(p, dtype=np.float32) for p in features.powers])
         self._weight = tuple(float(getattr(weights, w)) for w in self._featurizer.weight_names)
+        self._skip = frozenset(t for t, w in zip(self._featurizer.term_names, self._weight) if w == 0.0)
 
     def __getstate__(self) -> dict:
         return {"features": self.features, "weights": self.weights}
@@ -129,22 +141,30 @@ class Fitness:
         """Names of the terms, in the order of :meth:`terms`."""
         return self._featurizer.term_names
 
-    def _levels(self, powers: list[np.ndarray]) -> list[np.ndarray]:
-        """In place: ``log10(power + floor)`` per term (dB / 10)."""
+    def _levels(self, powers: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        """In place: ``log10(power + floor)`` per term (dB / 10); a skipped term stays ``None``."""
         for p, f in zip(powers, self._floors):
+            if p is None:
+                continue
             np.add(p, f, out=p)
             np.log10(p, out=p)
         return powers
 
-    def _mean_squares(self, audio: np.ndarray) -> list[float]:
-        """Per term: mean over cells of the squared level difference, in (dB/10)²."""
+    def _mean_squares(self, audio: np.ndarray, every_term: bool = False) -> list[float]:
+        """Per term: mean over cells of the squared level difference, in (dB/10)².
+
+        Terms weighted 0 are not computed (0.0 in their place) unless ``every_term``.
+        """
         y = audio if (isinstance(audio, np.ndarray) and audio.dtype == np.float32) else np.asarray(audio, dtype=np.float32)
         if y.ndim != 1:
             y = y.reshape(-1)
         out = []
         with np.errstate(all="ignore"):
-            levels = self._levels(self._featurizer.powers(y))
+            levels = self._levels(self._featurizer.powers(y, frozenset() if every_term else self._skip))
             for c, t in zip(levels, self._target):
+                if c is None:
+                    out.append(0.0)
+                    continue
                 np.subtract(c, t, out=c)
                 flat = c.reshape(-1)
                 out.append(float(np.dot(flat, flat)) / flat.shape[0])
@@ -163,7 +183,7 @@ class Fitness:
         dict
             ``{term_name: dB, ..., "total": __call__(audio)}``.
         """
-        ms = self._mean_squares(audio)
+        ms = self._mean_squares(audio, every_term=True)
         out = {name: 10.0 * math.sqrt(m) if math.isfinite(m) else math.inf for name, m in zip(self.term_names, ms)}
         out["total"] = self(audio)
         return out

@@ -27,6 +27,11 @@ Default terms (chosen by measurement, see ``experiments/noise_floor.py`` and
 * ``coarse``: 16 mel bands of the same pooled power: the smooth spectral
   envelope (filter cutoff and type), with little noise-realisation variance;
 * ``time``: 12 mel bands on every frame (23 ms hop): spectral change over the note;
+* ``frames``: 64 mel bands on every frame, with a floor of its own 80 dB below
+  the target's loudest cell (the others: :data:`FLOOR_DB`): the short-time
+  spectrum in the detail a per-frame metric (MFCC, MSS) sees.  Weighted 0 by
+  default (noisier than the pooled terms in-domain) and skipped when so;
+  a race of voices weighs it most (:data:`matcher.voice_race.RACE_WEIGHTS`);
 * ``envelope``: RMS of 256-sample frames every 128 samples (5.8 ms), mean
   square smoothed over 4 hops (23 ms).
 
@@ -73,11 +78,13 @@ class Resolution:
         summed before the mel projection of the *pooled* band sets (rounded to
         even blocks of whole frames).  Pooling averages the noise realisation
         out of the spectrum.
-    bands : tuple of (str, int, str, bool)
-        Band sets ``(term_name, n_mels, weight_name, pooled)``: the term's name,
-        its number of Slaney mel bands (0 Hz to sr/2), the field of
-        :class:`objectives.distance.FitnessWeights` that weights it, and
-        whether it is computed on pooled blocks or on every frame.
+    bands : tuple of (str, int, str, bool) or (str, int, str, bool, float)
+        Band sets ``(term_name, n_mels, weight_name, pooled[, floor_db])``: the
+        term's name, its number of Slaney mel bands (0 Hz to sr/2), the field of
+        :class:`objectives.distance.FitnessWeights` that weights it, whether it
+        is computed on pooled blocks or on every frame, and optionally its own
+        floor in dB below the target's maximum (default: :func:`analyse`'s
+        ``floor_db``).
     """
 
     name: str
@@ -102,7 +109,7 @@ class Resolution:
         import librosa  # noqa: PLC0415
 
         mel_ratio = float(librosa.hz_to_mel(MEL_FMAX_RATIO * sr) / librosa.hz_to_mel(MEL_FMAX_RATIO * REFERENCE_SR))
-        bands = tuple((name, max(1, int(round(n * mel_ratio))), weight, pooled) for name, n, weight, pooled in self.bands)
+        bands = tuple((name, max(1, int(round(n * mel_ratio))), *rest) for name, n, *rest in self.bands)
         return Resolution(self.name, max(64, int(self.n_fft * factor)), max(16, int(self.hop * factor)), self.pool_s, bands)
 
     def pool_frames(self, sr: int) -> int:
@@ -116,7 +123,12 @@ DEFAULT_RESOLUTIONS: tuple[Resolution, ...] = (
         n_fft=1024,
         hop=512,
         pool_s=1.0,
-        bands=(("fine", 64, "spectral", True), ("coarse", 16, "coarse", True), ("time", 12, "time", False)),
+        bands=(
+            ("fine", 64, "spectral", True),
+            ("coarse", 16, "coarse", True),
+            ("time", 12, "time", False),
+            ("frames", 64, "frames", False, 80.0),
+        ),
     ),
 )
 """The resolutions :func:`analyse` uses unless told otherwise (at :data:`REFERENCE_SR`; see :meth:`Resolution.at_rate`)."""
@@ -162,14 +174,18 @@ class _Plan:
         self.windowed = np.empty((n_frames, n_fft), dtype=np.float32)
         self.mels = [
             np.ascontiguousarray(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=MEL_FMAX_RATIO * sr).T, dtype=np.float32)
-            for _, n_mels, _, _ in res.bands
+            for _, n_mels, *_ in res.bands
         ]  # each (n_bins, n_mels)
         self.power = np.empty((n_frames, n_fft // 2 + 1), dtype=np.float32)
-        self.pooled = [pooled for *_, pooled in res.bands]
-        self.term_names = [t for t, *_ in res.bands]
-        self.weight_names = [w for _, _, w, _ in res.bands]
+        self.pooled = [band[3] for band in res.bands]
+        self.term_names = [band[0] for band in res.bands]
+        self.weight_names = [band[2] for band in res.bands]
+        self.floors_db = [band[4] if len(band) > 4 else None for band in res.bands]
 
-    def __call__(self, y: np.ndarray, out: list) -> None:
+    def __call__(self, y: np.ndarray, out: list, skip: frozenset = frozenset()) -> None:
+        if skip and all(name in skip for name in self.term_names):
+            out.extend(None for _ in self.term_names)
+            return
         n = min(self.n_copy, y.shape[0])
         self.buf[self.offset : self.offset + n] = y[:n]
         if n < self.n_copy:
@@ -180,7 +196,10 @@ class _Plan:
         np.square(sq, out=sq)  # re², im²
         power = np.add(sq[:, 0::2], sq[:, 1::2], out=self.power)  # (n_frames, n_bins)
         pooled = None
-        for mel, use_pool in zip(self.mels, self.pooled):
+        for mel, use_pool, name in zip(self.mels, self.pooled, self.term_names):
+            if name in skip:
+                out.append(None)
+                continue
             if not use_pool:
                 out.append(power[: self.n_real] @ mel)
                 continue
@@ -205,7 +224,10 @@ class _Envelope:
         kernel = np.convolve(np.ones(2), np.ones(max(1, smooth))) / (2 * self.hop * max(1, smooth))
         self.kernel = kernel.astype(np.float32)
 
-    def __call__(self, y: np.ndarray, out: list) -> None:
+    def __call__(self, y: np.ndarray, out: list, skip: frozenset = frozenset()) -> None:
+        if ENVELOPE_TERM in skip:
+            out.append(None)
+            return
         n = min(self.n_samples, y.shape[0])
         np.square(y[:n], out=self.buf[:n])
         if n < self.n_samples:
@@ -261,6 +283,8 @@ class Featurizer:
         self._plans.append(_Envelope(self.sr, self.n_samples, envelope_hop_s, envelope_smooth))
         self.term_names = tuple(n for p in self._plans[:-1] for n in p.term_names) + (ENVELOPE_TERM,)
         self.weight_names = tuple(n for p in self._plans[:-1] for n in p.weight_names) + (ENVELOPE_TERM,)
+        self.floors_db = tuple(f for p in self._plans[:-1] for f in p.floors_db) + (None,)
+        """Per term: its own floor in dB below the target's maximum, or ``None`` for :func:`analyse`'s."""
         if len(set(self.term_names)) != len(self.term_names):
             raise ValueError(f"duplicate term names {self.term_names}")
         self.envelope_hop_s = self._plans[-1].hop / self.sr
@@ -271,13 +295,16 @@ class Featurizer:
     def __setstate__(self, state: dict) -> None:
         self.__init__(*state["config"])
 
-    def powers(self, y: np.ndarray) -> list[np.ndarray]:
+    def powers(self, y: np.ndarray, skip: frozenset = frozenset()) -> list[np.ndarray | None]:
         """Linear band powers of ``y``, one array per term.
 
         Parameters
         ----------
         y : ndarray, shape (n,), float32
             Mono audio; zero-padded or truncated to ``n_samples``.
+        skip : frozenset of str
+            Term names not to compute (their place holds ``None``): a fitness
+            skips the terms it weighs by zero.
 
         Returns
         -------
@@ -289,9 +316,9 @@ class Featurizer:
             (RMS², amplitude²).
             The arrays are freshly allocated.
         """
-        out: list[np.ndarray] = []
+        out: list[np.ndarray | None] = []
         for plan in self._plans:
-            plan(y, out)
+            plan(y, out, skip)
         return out
 
 
@@ -311,12 +338,13 @@ class Features:
         The target's :meth:`Featurizer.powers`, read-only.
     floors : tuple of float
         Per term: the target's largest value of that term times ``10**(-floor_db/10)``
-        (amplitude²); added before the log so that differences far below the
-        target's loudest band (or frame) do not count.
+        (amplitude²), with the term's own floor where its band set names one;
+        added before the log so that differences far below the target's loudest
+        band (or frame) do not count.
     levels_db : tuple of ndarray, float32
         Per term: ``10 log10(power + floor)`` in dB (for the envelope, the RMS in dB re 1).
     floor_db : float
-        The floors' distance below the target's maxima, dB.
+        The floors' distance below the target's maxima, dB (terms with a floor of their own excepted).
     """
 
     sr: int
@@ -369,7 +397,7 @@ def analyse(
     resolutions : tuple of Resolution
         STFT resolutions.
     floor_db : float
-        Energy floor in dB below the target's maximum of each term.
+        Energy floor in dB below the target's maximum of each term that has no floor of its own.
 
     Returns
     -------
@@ -386,7 +414,10 @@ def analyse(
     feat = Featurizer(sr, y.shape[0], resolutions)
     powers = feat.powers(y)
     # A silent target still needs a positive floor; 1e-12 is -120 dB re full scale.
-    floors = tuple(max(float(p.max()) * 10.0 ** (-floor_db / 10.0), 1e-12) for p in powers)
+    floors = tuple(
+        max(float(p.max()) * 10.0 ** (-(own if own is not None else floor_db) / 10.0), 1e-12)
+        for p, own in zip(powers, feat.floors_db)
+    )
     levels = tuple((10.0 * np.log10(p + np.float32(f))).astype(np.float32) for p, f in zip(powers, floors))
     for p in powers:
         p.setflags(write=False)

@@ -15,6 +15,7 @@ from matcher.cli import app
 from matcher.search import MatchConfig
 from matcher.strategies import run_strategy
 from matcher.voice_race import BASE_VOICE, RACE_WEIGHTS, carry_patch, race_voices
+from objectives.distance import FitnessWeights
 from synth.render import render
 from synth.sampling import sample_valid_patch
 from synth.voices import VOICES, get_voice
@@ -60,8 +61,15 @@ def test_the_race_moves_to_the_voice_that_plays_a_vibrato_and_beats_the_subtract
     assert [r.eval for r in rows] == list(range(1, len(rows) + 1))
     assert {r.voice for r in rows} == set(VOICES)
     assert all(r.arm.startswith(r.voice) for r in rows)
-    assert all(b.best_loss <= a.best_loss for a, b in zip(rows, rows[1:]))  # best so far never rises
+    # The base is judged by the default fitness; the unsettled race by RACE_WEIGHTS from its first re-evaluation on.
+    switch = result.info["judged_from_eval"]
+    assert 0 < switch < len(rows) and result.info["weights"] == RACE_WEIGHTS
+    assert [r.judge for r in rows] == [0] * switch + [1] * (len(rows) - switch)
+    assert {r.voice for r in rows[:switch]} == {BASE_VOICE} and rows[switch].voice == BASE_VOICE
+    for judged in (rows[:switch], rows[switch:]):
+        assert all(b.best_loss <= a.best_loss for a, b in zip(judged, judged[1:]))  # best so far never rises under one judge
     assert result.info["voice_losses"] == {v: b.loss for v, b in best.items()}
+    assert sum(result.info["voice_evals"].values()) == len(rows)
 
 
 def test_a_settled_base_voice_skips_the_challengers_and_gets_the_whole_budget(monkeypatch):
@@ -69,11 +77,13 @@ def test_a_settled_base_voice_skips_the_challengers_and_gets_the_whole_budget(mo
 
     _, audio = sample_valid_patch(np.random.default_rng(7), render, sr=SR, duree_s=0.5)
     config = MatchConfig(optimizer="hybrid", budget=200, seed=0, jobs=1, sr=SR)
-    base = run_strategy(audio, replace(config, budget=round(race.BASE_SHARE * 200), weights=RACE_WEIGHTS))
+    base = run_strategy(audio, replace(config, budget=round(race.BASE_SHARE * 200)))  # judged by the default fitness
     monkeypatch.setattr(race, "SETTLED_LOSS", 1.01 * base.loss)  # this base counts as settled
-    result, best = race_voices(audio, config)
+    rows = []
+    result, best = race_voices(audio, config, callback=rows.extend)
     assert set(best) == {BASE_VOICE} and result.voice == BASE_VOICE
     assert result.evals == 200 and result.loss <= base.loss
+    assert result.info["weights"] == FitnessWeights() and {r.judge for r in rows} == {0}  # a settled race keeps its judge
 
 
 def test_match_voice_auto_names_the_winner_in_patch_json_and_history(tmp_path):

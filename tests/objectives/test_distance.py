@@ -122,7 +122,7 @@ def test_weights_are_named_and_validated(saw):
     only_env = Fitness(feats, FitnessWeights(spectral=0, coarse=0, time=0, envelope=1))
     terms = only_env.terms(other)
     assert only_env(other) == pytest.approx(terms["envelope"], rel=1e-6)
-    assert set(terms) == {"fine", "coarse", "time", "envelope", "total"}
+    assert set(terms) == {"fine", "coarse", "time", "frames", "envelope", "total"}
     with pytest.raises(ValueError):
         FitnessWeights(envelope=-1.0)
     with pytest.raises(ValueError):
@@ -161,3 +161,26 @@ def test_cost_is_a_fraction_of_a_render(saw):
     audio, fit = saw
     best_s = min(timeit.repeat(lambda: fit(audio), number=1, repeat=200))
     assert best_s < 0.6e-3
+
+
+def test_the_frames_term_has_its_own_floor_and_is_skipped_when_weighted_zero(saw):
+    audio, _ = saw
+    feats = analyse(audio, SR)
+    names = feats.term_names
+    fine, frames = names.index("fine"), names.index("frames")
+    # The floor sits 80 dB (not the default 60 dB) below the target's loudest cell of the term.
+    assert feats.floors[frames] == pytest.approx(float(feats.powers[frames].max()) * 1e-8, rel=1e-5)
+    assert feats.floors[fine] == pytest.approx(float(feats.powers[fine].max()) * 1e-6, rel=1e-5)
+    # Weighted 0 (the default), it is not computed, and the fitness is the weighted sum of the other terms.
+    skipped = feats.featurizer.powers(audio, skip=frozenset({"frames"}))
+    assert skipped[frames] is None and skipped[fine] is not None
+    other = render(dict(BASE, filter_cutoff=1500.0), SR, N)
+    default = Fitness(feats)
+    terms = default.terms(other)
+    assert terms["frames"] > 0  # reported even when it does not count
+    w = FitnessWeights()
+    assert default(other) == pytest.approx(w.spectral * terms["fine"] + w.coarse * terms["coarse"] + w.time * terms["time"] + w.envelope * terms["envelope"], rel=1e-5)
+    # Weighted, it counts, and identical audio is still exactly 0.
+    with_frames = Fitness(feats, FitnessWeights(frames=1.0))
+    assert with_frames(other) == pytest.approx(default(other) + terms["frames"], rel=1e-5)
+    assert with_frames(audio) == 0.0
