@@ -85,12 +85,13 @@ RACE_WEIGHTS = FitnessWeights(spectral=0.25, coarse=0.1, time=0.0, frames=1.0, e
 per-frame ``frames`` term (64 mel bands per frame, floor 80 dB below the target's loudest cell),
 with a quarter of the pooled spectrum and of the RMS envelope.  The race compares voices whose
 timbre moves, and the pooled spectrum that dominates the default weights cannot tell a closing
-filter or a vibrato from a static average.  Chosen with ``experiments/fitness_rank.py --race``
-on tuning suite seed 0 (scsynth:6, faust:6, gm:6, sox:4; about 60 candidate matches of every
-voice per target from a 600-evaluation race): median Spearman correlation with the per-frame
-metrics' consensus 0.83-0.96 per suite (the previous race weights: 0.76-0.93, the default
-0.74-0.94), the fitness's best candidate among the metrics' best three on 25-83 % of targets
-(17-33 %), and its MFCC 1.03 times the best candidate's at the median (1.22; default 1.41)."""
+filter or a vibrato from a static average.  Measured with ``python -m experiments.race_fitness``
+(about 60 candidate matches of every voice per target from a 600-evaluation race; scsynth:6,
+faust:6, gm:6, sox:4): on tuning suite seed 0 the median Spearman correlation per suite with the
+per-frame metrics' consensus (MFCC, MSS, MR-STFT) is 0.86-0.96 (default weights 0.71-0.93, the
+race's weights before this term 0.73-0.91), and the fitness's best candidate has 1.02-1.17 times
+the MFCC of the candidates' best (default 1.22-1.94); on fresh suite seed 11, 0.87-0.94 (default
+0.77-0.87) and 1.05-1.22 (1.14-1.60)."""
 
 CHALLENGER_OPTIMIZER = "diagonal-cma"
 """What a challenger and the leader search with when the match's optimiser is a strategy (the hybrid)."""

@@ -83,8 +83,8 @@ class FitnessWeights:
         ``frames``: short-time spectrum in 64 mel bands per frame, with its own
         floor 80 dB below the target's loudest cell.  On sounds other engines
         made it ranks candidate matches the way the independent per-frame
-        metrics do far better than the pooled terms (``experiments/fitness_rank.py
-        --variants``); in-domain it is more sensitive to the noise realisation,
+        metrics do far better than the pooled terms
+        (``python -m experiments.race_fitness``); in-domain it is more sensitive to the noise realisation,
         so the default leaves it out (0: not computed).
     """
 
