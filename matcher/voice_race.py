@@ -235,6 +235,22 @@ def _envelope_corrected(variants: Sequence[Mapping[str, float | str]], voice_nam
     return out
 
 
+PREDICTED_SEEDS = 2
+"""A challenger of a hybrid race also starts from its own predictor's patch for this many of its most probable choice combinations."""
+
+
+def _predicted_seeds(voice_name: str, target_audio: np.ndarray, sr: int, pitch: PitchEstimate, n: int = PREDICTED_SEEDS) -> list[dict[str, float | str]]:
+    """The voice's predictor's patches for its ``n`` most probable combinations (none when it ships no predictor)."""
+    from matcher.predictor import ModelFileError, load_voice_model  # noqa: PLC0415
+    from matcher.seeding import clip_patch  # noqa: PLC0415
+
+    try:
+        pred = load_voice_model(voice_name).predict(target_audio, sr, pitch)
+    except ModelFileError:
+        return []
+    return [carry_patch(clip_patch(pred.patch(combo), voice_name), voice_name) for combo, _ in pred.combo_probs[:n]]
+
+
 def _search_from(
     target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
     optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
@@ -308,6 +324,8 @@ def race_voices(
             voice = get_voice(voice_name)
             carried = carry_patch(base.patch, voice_name)
             variants = [carry_patch({**carried, **v}, voice_name) for v in (voice.motion_seeds(carried) if voice.motion_seeds else ())]
+            if config.optimizer == "hybrid":  # the learning seeds every voice of a hybrid race
+                variants += _predicted_seeds(voice_name, target_audio, config.sr, pitch)
             variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch, target_fit)]
             budget = min(total - ledger.evals, int(round(share * total)))
             res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,

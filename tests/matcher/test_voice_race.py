@@ -142,3 +142,24 @@ def test_a_raced_match_of_a_96_khz_target_is_polished_in_its_winning_voice(tmp_p
     polished = [r for r in outcome.rows if r.arm == "polish@96000Hz"]
     assert {r.voice for r in polished} == {outcome.voice}
     assert np.array_equal(outcome.match_audio, render(outcome.patch, 96000, len(outcome.target.orig_audio), outcome.voice))
+
+
+def test_a_hybrid_race_seeds_each_challenger_with_its_own_predictor(monkeypatch):
+    import matcher.predictor as predictor
+    import matcher.voice_race as race
+    from objectives.pitch import estimate_pitch  # noqa: PLC0415
+
+    _, audio = _vibrato_note()
+    pitch = estimate_pitch(audio, SR)
+    for voice in ("analog", "fm"):
+        seeds = race._predicted_seeds(voice, audio, SR, pitch)
+        assert len(seeds) == (race.PREDICTED_SEEDS if voice == "analog" else 1)  # fm has no choices: one combination
+        space = get_voice(voice).space
+        assert all(space.check(s) == s for s in seeds)
+        assert all(s["osc_freq"] == pytest.approx(pitch.f0_hz, rel=1e-6) for s in seeds)
+
+    def no_model(voice):
+        raise predictor.ModelFileError(f"voice {voice!r} ships no predictor")
+
+    monkeypatch.setattr(predictor, "load_voice_model", no_model)
+    assert race._predicted_seeds("analog", audio, SR, pitch) == []
