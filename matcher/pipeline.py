@@ -339,6 +339,7 @@ def outcome_files(outcome: MatchOutcome, title_name: str | None = None) -> dict[
             polish_start=outcome.evals - polished + 1 if polished else None,
             front=None if outcome.front is None else outcome.front.objectives(),
             knee=None if outcome.front is None else outcome.front.knee,
+            judge_start=next((i + 1 for i, r in enumerate(outcome.rows) if r.judge > 0), None),
         )
 
     files = {

@@ -47,6 +47,7 @@ def plot_match_report(
     polish_start: int | None = None,
     front: np.ndarray | None = None,
     knee: int | None = None,
+    judge_start: int | None = None,
 ) -> None:
     """Write ``report.png``: target vs match log-mel spectrograms, RMS envelopes, convergence.
 
@@ -70,6 +71,9 @@ def plot_match_report(
         drawn in a third panel on the bottom row.
     knee : int, optional
         Index in ``front`` of the point returned as the match, marked.
+    judge_start : int, optional
+        First evaluation of a voice race judged by its own fitness
+        (:mod:`matcher.voice_race`; the best distance starts afresh there); marked.
     """
     import matplotlib  # noqa: PLC0415
 
@@ -101,8 +105,11 @@ def plot_match_report(
     ax = fig.add_subplot(grid[1, bottom[1]])
     losses = np.asarray(best_loss, dtype=float)
     ax.plot(np.arange(1, len(losses) + 1), np.maximum(losses, 1e-6))
+    if judge_start is not None:
+        ax.axvline(judge_start, color="tab:red", ls="--", label="race judged per frame from here")
     if polish_start is not None:
         ax.axvline(polish_start, color="grey", ls=":", label="polish at the target's rate")
+    if judge_start is not None or polish_start is not None:
         ax.legend()
     ax.set(xlabel="evaluations", ylabel="best distance", title="convergence", yscale="log")
     ax.grid(True, which="both", alpha=0.3)
