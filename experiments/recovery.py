@@ -16,7 +16,8 @@ unless the method says ``@RATE``), with the same budget and search seed, all in 
   ``cma``) at the same budget and seed.
 
 A method ``NAME@RATE`` searches at RATE (e.g. ``hybrid@22050``: the old default, a search at
-22.05 kHz and a polish at the target's rate).
+22.05 kHz and a polish at the target's rate); ``NAME@VOICE`` plays that voice, or ``NAME@auto`` races
+them (e.g. ``hybrid@subtractive``, ``random@auto``); ``NAME`` alone uses ``matcher match``'s default voice.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +63,15 @@ def recover_one(target: SuiteTarget, method: str, budget: int, seed: int) -> dic
     from objectives.distance import Fitness  # noqa: PLC0415
     from objectives.features import analyse  # noqa: PLC0415
 
-    name, _, rate = method.partition("@")
+    name, _, at = method.partition("@")
+    rate, voice = (at, None) if at.isdigit() else ("", at or None)
     tgt = _target_object(target)
     if rate and int(rate) != target.sr:
         audio = soxr.resample(tgt.orig_audio, target.sr, int(rate), quality="HQ").astype(np.float32)
         tgt = type(tgt)(audio=audio, sr=int(rate), orig_sr=target.sr, orig_audio=tgt.orig_audio, path=target.name, duration_s=len(audio) / int(rate))
     t0 = time.perf_counter()
-    out = match_target(tgt, MatchSettings(optimizer=name, budget=budget, seed=seed, jobs=1))
+    settings = MatchSettings(optimizer=name, budget=budget, seed=seed, jobs=1)
+    out = match_target(tgt, settings if voice is None else replace(settings, voice=voice))
     wall_s = time.perf_counter() - t0
     truth, found = target.true_patch, out.patch
     distance = float(Fitness(analyse(target.audio, target.sr))(out.match_audio))  # at the target's rate, whatever the search rate
@@ -76,8 +80,8 @@ def recover_one(target: SuiteTarget, method: str, budget: int, seed: int) -> dic
         "target": target.name,
         "sr": target.sr,
         "method": method,
-        "osc_ok": found["osc_type"] == truth["osc_type"],
-        "filter_ok": found["filter_type"] == truth["filter_type"],
+        "osc_ok": found.get("osc_type") == truth["osc_type"],
+        "filter_ok": found.get("filter_type") == truth["filter_type"],
         "filter_audible": audible,
         "f0_cents": abs(1200.0 * np.log2(float(found["osc_freq"]) / float(truth["osc_freq"]))),
         "distance": distance,
@@ -85,7 +89,8 @@ def recover_one(target: SuiteTarget, method: str, budget: int, seed: int) -> dic
         "evals": out.evals,
         "wall_s": wall_s,
         "truth": f"{truth['osc_type']}/{truth['filter_type']}",
-        "found": f"{found['osc_type']}/{found['filter_type']}",
+        "found": ("" if out.voice == "subtractive" else f"{out.voice}: ") + f"{found.get('osc_type')}/{found.get('filter_type')}",
+        "voice": out.voice,
         "truth_patch": dict(truth),
     }
 
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="targets per suite")
     ap.add_argument("--budget", type=int, default=2000)
-    ap.add_argument("--methods", default="hybrid,cma,random", help="strategies or optimisers, NAME or NAME@RATE (comma-separated)")
+    ap.add_argument("--methods", default="hybrid,cma,random", help="strategies or optimisers, NAME, NAME@RATE or NAME@VOICE (comma-separated)")
     ap.add_argument("--seed", type=int, default=0, help="search seed")
     ap.add_argument("--suite-seeds", default="11,12", help="seeds of the target suites (comma-separated)")
     ap.add_argument("--rates", default="22050,44100", help="sample rates of the targets in Hz (comma-separated)")

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from matcher.optimizers import OPTIMIZERS
-from matcher.pipeline import DEFAULT_BUDGET, MAX_DURATION_S, publish_folder
+from matcher.pipeline import DEFAULT_BUDGET, DEFAULT_VOICE, MAX_DURATION_S, publish_folder
 from matcher.strategies import AUTO_VOICE, DEFAULT_STRATEGY
 from synth.voices import VOICES
 
@@ -109,7 +109,7 @@ def match(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop the search after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed and budget give the same patch)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes for evaluation (does not change the result) (default: one per core, 1 below a budget of 300)."),
-    voice: str = typer.Option("subtractive", "--voice", help="Synth voice: " + ", ".join(VOICES) + f", or {AUTO_VOICE}: race them and keep the one that fits (the summary gives each voice's best distance)."),
+    voice: str = typer.Option(DEFAULT_VOICE, "--voice", help=f"{AUTO_VOICE}: race the voices and keep the one that fits (the summary gives each voice's best distance), or one voice: " + ", ".join(VOICES) + "."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: matches/<target-stem>/)."),
     sr: Optional[int] = typer.Option(None, "--sr", help="Working sample rate of the search (Hz) (default: the target's own rate, at most 48 kHz); match.wav uses the target's rate."),
 ) -> None:

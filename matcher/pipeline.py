@@ -26,15 +26,20 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from matcher.strategies import DEFAULT_STRATEGY
+from matcher.strategies import AUTO_VOICE, DEFAULT_STRATEGY
 
-__all__ = ["MatchSettings", "MatchOutcome", "MatchInterrupted", "match_target", "default_jobs", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET"]
+__all__ = ["MatchSettings", "MatchOutcome", "MatchInterrupted", "match_target", "default_jobs", "outcome_files", "history_csv", "publish_folder", "MAX_DURATION_S", "DEFAULT_SR", "DEFAULT_BUDGET", "DEFAULT_VOICE"]
 
 DEFAULT_SR = 22050
 """Working sample rate of the commands that have no target to take it from (e.g. ``matcher predict``), in Hz."""
 
 DEFAULT_BUDGET = 2000
 """Evaluations of a default match."""
+
+DEFAULT_VOICE = AUTO_VOICE
+"""The voice ``matcher match`` plays unless told: ``auto`` races the voices (:mod:`matcher.voice_race`).
+On sounds other engines made it ends closer than the subtractive voice by MFCC and MSS on every
+foreign suite, and on fresh in-domain notes as close (docs/benchmarks.md, issue 9)."""
 
 MAX_DURATION_S = 8.0
 """Longest target accepted, in seconds."""
@@ -83,7 +88,7 @@ class MatchSettings:
     time_limit_s: float | None = None
     seed: int = 0
     jobs: int | None = None
-    voice: str = "subtractive"
+    voice: str = DEFAULT_VOICE
     sr: int | None = None
 
 

@@ -102,7 +102,7 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = Non
         ``app.state.manager`` is the job manager; it stops with the app's lifespan.
     """
     from matcher.cli import known_optimizers  # noqa: PLC0415
-    from matcher.pipeline import DEFAULT_BUDGET  # noqa: PLC0415
+    from matcher.pipeline import DEFAULT_BUDGET, DEFAULT_VOICE  # noqa: PLC0415
     from matcher.strategies import DEFAULT_STRATEGY  # noqa: PLC0415
     from synth.voices import VOICES  # noqa: PLC0415
 
@@ -118,7 +118,7 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = Non
             {
                 "voices": [{"name": v.name, "doc": v.doc} for v in VOICES.values()] + [{"name": "auto", "doc": "race every voice; the match names the one that fits"}],
                 "optimizers": known_optimizers(),
-                "defaults": {"voice": "subtractive" if "subtractive" in VOICES else next(iter(VOICES)), "budget": DEFAULT_BUDGET, "optimizer": DEFAULT_STRATEGY},
+                "defaults": {"voice": DEFAULT_VOICE, "budget": DEFAULT_BUDGET, "optimizer": DEFAULT_STRATEGY},
                 "upload_cap_bytes": manager.upload_cap_bytes,
                 "jobs": manager.worker_jobs,
             }
@@ -138,7 +138,7 @@ def create_app(data_dir: str | os.PathLike | None = None, jobs: int | None = Non
                     budget = int(budget_text)
                 except ValueError:
                     return _error(f"--budget must be a positive number of evaluations, got {budget_text!r}")
-                settings = manager.check_settings(str(form.get("optimizer", DEFAULT_STRATEGY)), str(form.get("voice", "subtractive")), budget)
+                settings = manager.check_settings(str(form.get("optimizer", DEFAULT_STRATEGY)), str(form.get("voice", DEFAULT_VOICE)), budget)
                 queued = await run_in_threadpool(manager.submit, upload.file, upload.filename or "upload", settings)
         except UploadError as exc:
             return _error(str(exc))

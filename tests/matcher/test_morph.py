@@ -18,6 +18,7 @@ from matcher.morph_files import GAP_S, load_end
 from matcher.pipeline import MatchSettings
 from synth.patch_io import read_patch, write_patch
 from synth.render import render
+from synth.voices import get_voice
 
 from tests.conftest import BASE_PATCH
 from tests.matcher.test_cli import _assert_usage_error
@@ -169,11 +170,13 @@ def test_a_sound_is_matched_first(tmp_path):
     truth = {**BASE_PATCH, "duree": DUREE_S, "osc_type": "square", "filter_cutoff": 2000.0}
     wav = tmp_path / "target.wav"
     sf.write(wav, render(truth, SR, N_SAMPLES), SR, subtype="FLOAT")
-    end = load_end(wav, MatchSettings(optimizer="cma", budget=60))
+    end = load_end(wav, MatchSettings(optimizer="cma", budget=60, voice="subtractive"))
     assert end.voice == "subtractive"
     assert set(end.params) == set(BASE_PATCH)
     assert end.params["osc_freq"] == pytest.approx(440.0, rel=0.06)  # the f0 stage narrowed the pitch
     assert "matched" in end.source
+    raced = load_end(wav, MatchSettings(optimizer="cma", budget=60))  # the default races the voices
+    assert set(raced.params) == set(get_voice(raced.voice).space.names)
 
 
 def _build_test_sine(pyo, patch, ctx):
