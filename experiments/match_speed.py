@@ -70,13 +70,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=2, help="the parallel setting compared with --jobs 1")
     ap.add_argument("--fresh-venv", action="store_true", help="also time the first runs in a new venv")
     ap.add_argument("--autogroup-nice", type=int, default=None, help="time in a new session with this autogroup nice (Linux, root)")
+    ap.add_argument("--also", action="append", default=[], metavar="ARGS",
+                    help='another setting timed in the same interleaved runs, e.g. --also="--voice subtractive" (repeatable; left out of the same-patch check)')
     args = ap.parse_args(argv)
     if args.autogroup_nice is not None:
         _shield(args.autogroup_nice)
     matcher = [sys.executable, "-m", "matcher.cli"]
     settings = {"--jobs 1": ["--jobs", "1"], f"--jobs {args.jobs}": ["--jobs", str(args.jobs)], "default": []}
+    settings.update({extra: extra.split() for extra in args.also})
     times: dict[str, list[float]] = {k: [] for k in settings}
-    patches: list[dict] = []
+    patches: list[dict] = []  # of the --jobs settings and the default, which must agree
     with tempfile.TemporaryDirectory() as tmp:
         if args.fresh_venv:
             t0 = time.perf_counter()
@@ -91,13 +94,16 @@ def main(argv: list[str] | None = None) -> None:
             for name, extra in settings.items():
                 wall, params = time_match(matcher, args.target, Path(tmp) / f"{name.replace(' ', '')}{i}", extra)
                 times[name].append(wall)
-                patches.append(params)
+                if name not in args.also:
+                    patches.append(params)
                 print(f"run {i + 1} {name:>9}: {wall:.2f} s", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n`matcher match {args.target.name}` (default strategy and budget), {args.runs} fresh processes each, interleaved:")
     for k, v in times.items():
         print(f"  {k:>9}: median {med[k]:.2f} s  (runs {', '.join(f'{x:.2f}' for x in v)})")
     print(f"  speed-up --jobs 1 / --jobs {args.jobs}: {med['--jobs 1'] / med[f'--jobs {args.jobs}']:.2f}x;  --jobs 1 / default: {med['--jobs 1'] / med['default']:.2f}x")
+    for extra in args.also:
+        print(f"  default / {extra}: {med['default'] / med[extra]:.2f}x")
     same = all(p == patches[0] for p in patches)
     print(f"  same patch.json params in every run: {same}")
     group = Path("/proc/self/autogroup").read_text().strip() if Path("/proc/self/autogroup").exists() else "n/a"
