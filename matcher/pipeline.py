@@ -225,7 +225,7 @@ def match_target(
 
     from matcher.evaluator import start_workers  # noqa: PLC0415
     from matcher.pareto import front_of_rows, is_two_objective  # noqa: PLC0415
-    from matcher.voice_race import AUTO_VOICE, BASE_VOICE, RACE_WEIGHTS  # noqa: PLC0415
+    from matcher.voice_race import BASE_VOICE  # noqa: PLC0415
 
     s = settings
     sr = int(target.sr)

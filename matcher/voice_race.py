@@ -248,13 +248,12 @@ PREDICTED_SEEDS = 2
 def _predicted_seeds(voice_name: str, target_audio: np.ndarray, sr: int, pitch: PitchEstimate, n: int = PREDICTED_SEEDS) -> list[dict[str, float | str]]:
     """The voice's predictor's patches for its ``n`` most probable combinations (none when it ships no predictor)."""
     from matcher.predictor import ModelFileError, load_voice_model  # noqa: PLC0415
-    from matcher.seeding import clip_patch  # noqa: PLC0415
 
     try:
         pred = load_voice_model(voice_name).predict(target_audio, sr, pitch)
     except ModelFileError:
         return []
-    return [carry_patch(clip_patch(pred.patch(combo), voice_name), voice_name) for combo, _ in pred.combo_probs[:n]]
+    return [carry_patch(pred.patch(combo), voice_name) for combo, _ in pred.combo_probs[:n]]  # carry_patch clips to the voice's ranges
 
 
 def _search_from(
@@ -317,7 +316,8 @@ def race_voices(
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() >= deadline
 
-    if inner is not None and stopped_by == "budget" and base.loss > SETTLED_LOSS:
+    settled = base.loss <= SETTLED_LOSS  # our voice reproduces the target: no challengers, the same judge to the end
+    if inner is not None and stopped_by == "budget" and not settled:
         if race_weights != config.weights and total - ledger.evals > 1:
             config = replace(config, weights=race_weights)
             ledger.rejudge()
@@ -340,7 +340,7 @@ def race_voices(
                 stopped_by = res.stopped_by
     if inner is not None and stopped_by == "budget" and total - ledger.evals >= 1 and not out_of_time():
         lead = ledger.leader()
-        sigma = SETTLED_SIGMA if set(ledger.best) == {BASE_VOICE} and ledger.judge == 0 else LEADER_SIGMA
+        sigma = SETTLED_SIGMA if settled else LEADER_SIGMA
         res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma, None, ledger, pitch, deadline)
         if res is not None:
             stopped_by = res.stopped_by
