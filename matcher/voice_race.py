@@ -207,13 +207,29 @@ class _Ledger:
         return min(self.best.values(), key=lambda b: b.loss)
 
 
-def _spreads(voice_name: str, carried_names: set[str]) -> dict[str, float]:
-    """Per-parameter initial spread in natural units: :data:`CARRIED_SIGMA` or :data:`MOVEMENT_SIGMA` of each range."""
+def _spreads(voice_name: str, base_names: set[str], carried_sigma: float | None, movement_sigma: float) -> dict[str, float]:
+    """The initial spread of a search in ``voice_name``, per parameter, in natural units.
+
+    The base voice's parameters (carried over from its fitted patch) get
+    ``carried_sigma`` of their range (``None``: left to the optimiser's own
+    ``sigma0``); the others ``movement_sigma`` of theirs, except where the
+    voice names its own spread (``Voice.motion_spreads``: an FM ratio just off
+    an integer makes the partials inharmonic).  ``osc_freq`` is left out: the
+    search narrows the pitch to a semitone around the f0 estimate with its own
+    spread (``matcher.search.PITCH_SIGMA``, about 4 cents), where a share of the
+    voice's whole pitch range would be two semitones.
+    """
+    voice = get_voice(voice_name)
     out = {}
-    for p in get_voice(voice_name).space.params:
-        if p.is_choice:
+    for p in voice.space.params:
+        if p.is_choice or p.name == "osc_freq":
             continue
-        out[p.name] = (CARRIED_SIGMA if p.name in carried_names else MOVEMENT_SIGMA) * p.width
+        if p.name in voice.motion_spreads:
+            out[p.name] = float(voice.motion_spreads[p.name])
+        elif p.name not in base_names:
+            out[p.name] = movement_sigma * p.width
+        elif carried_sigma is not None:
+            out[p.name] = carried_sigma * p.width
     return out
 
 
@@ -260,7 +276,11 @@ def _search_from(
     target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
     optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
 ) -> MatchResult | None:
-    """Evaluate ``seeds`` in ``voice_name`` and search on from the best of each choice combination."""
+    """Evaluate ``seeds`` in ``voice_name`` and search on from the best of each choice combination.
+
+    ``spread``: the initial spread of a search from any of them (natural units, see
+    :func:`matcher.search.run_match`'s ``seed_spreads``); ``None``: ``sigma0`` everywhere.
+    """
     if budget < 1:
         return None
     voice = get_voice(voice_name)
@@ -335,13 +355,14 @@ def race_voices(
             variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch, target_fit)]
             budget = min(total - ledger.evals, int(round(share * total)))
             res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,
-                               _spreads(voice_name, base_names), ledger, pitch, deadline)
+                               _spreads(voice_name, base_names, CARRIED_SIGMA, MOVEMENT_SIGMA), ledger, pitch, deadline)
             if res is not None:
                 stopped_by = res.stopped_by
     if inner is not None and stopped_by == "budget" and total - ledger.evals >= 1 and not out_of_time():
         lead = ledger.leader()
         sigma = SETTLED_SIGMA if settled else LEADER_SIGMA
-        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma, None, ledger, pitch, deadline)
+        spread = _spreads(lead.voice, set(get_voice(BASE_VOICE).space.names), None, sigma)
+        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma, spread, ledger, pitch, deadline)
         if res is not None:
             stopped_by = res.stopped_by
     if out_of_time() and stopped_by == "budget" and ledger.evals < total:

@@ -206,6 +206,7 @@ ANALOG = Voice(
     predictor_model="analog",
     neutral=ANALOG_NEUTRAL,
     motion_seeds=analog_motion_seeds,
+    motion_spreads={"osc2_coarse_st": 0.05},  # the detune seeds set the interval; the fine detune moves
 )
 
 VOICE = ANALOG

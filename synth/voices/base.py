@@ -49,6 +49,12 @@ class Voice:
         detune, FM at integer ratios), each a partial patch laid over ``patch``.
         The voice race evaluates them as seeds, so the fitness, not a guess,
         decides whether the target moves.
+    motion_spreads : mapping
+        Initial search spread (natural units: octaves for a log-scaled
+        parameter, its unit otherwise) around the value a motion seed sets,
+        for parameters whose distance is sharp there, overriding the race's
+        ``MOVEMENT_SIGMA``: an FM ratio just off an integer makes the partials
+        inharmonic, a coarse tune off a semitone beats.
     fit_seeds : str or None
         Name of the render-free fits that also seed this voice's ``hybrid``
         search, a key of :data:`matcher.seeding.FIT_SEEDERS` (``"biquad"``: the
@@ -65,6 +71,7 @@ class Voice:
     predictor_model: str | None = None
     neutral: Mapping[str, float | str] = field(default_factory=dict)
     motion_seeds: MotionSeeds | None = None
+    motion_spreads: Mapping[str, float] = field(default_factory=dict)
     fit_seeds: str | None = None
 
 

@@ -163,3 +163,27 @@ def test_a_hybrid_race_seeds_each_challenger_with_its_own_predictor(monkeypatch)
 
     monkeypatch.setattr(predictor, "load_voice_model", no_model)
     assert race._predicted_seeds("analog", audio, SR, pitch) == []
+
+
+def test_a_challenger_searches_the_pitch_near_the_f0_estimate_and_an_fm_ratio_near_its_seed():
+    import matcher.voice_race as race
+
+    base_names = set(get_voice(BASE_VOICE).space.names)
+    for voice in ("analog", "fm"):
+        spread = race._spreads(voice, base_names, race.CARRIED_SIGMA, race.MOVEMENT_SIGMA)
+        assert "osc_freq" not in spread  # left to the search's own narrow pitch spread
+        space = get_voice(voice).space
+        assert spread["vib_depth_cents"] == pytest.approx(race.MOVEMENT_SIGMA * space["vib_depth_cents"].width)
+        assert spread["filter_cutoff" if voice == "analog" else "env_decay"] == pytest.approx(
+            race.CARRIED_SIGMA * space["filter_cutoff" if voice == "analog" else "env_decay"].width)
+    assert race._spreads("fm", base_names, race.CARRIED_SIGMA, race.MOVEMENT_SIGMA)["fm_ratio"] == get_voice("fm").motion_spreads["fm_ratio"]
+    leader = race._spreads("analog", base_names, None, 0.05)
+    assert not base_names & set(leader)  # the leader's base parameters keep the optimiser's sigma0
+
+    # In a race, the analog challenger's candidates stay within a few cents of the f0 estimate
+    # (with a share of the voice's whole pitch range they reached 58 cents on this note).
+    _, audio = _vibrato_note()
+    rows = []
+    result, _ = race_voices(audio, MatchConfig(optimizer="hybrid", budget=240, seed=0, jobs=1, sr=SR), callback=rows.extend)
+    cents = np.array([1200 * np.log2(float(r.patch["osc_freq"]) / result.pitch.f0_hz) for r in rows if r.voice == "analog"])
+    assert len(cents) > 50 and np.max(np.abs(cents)) < 10.0
