@@ -12,7 +12,9 @@ and which voice fits is not known before rendering.  The race:
    analog voice renders the very same samples), plus the movements the voice
    can play (``Voice.motion_seeds``: closing filters, detune, pitch drops,
    vibrato, FM ratios), every one evaluated as a seed, then searches from the
-   best of them on its share;
+   best of them on its share; in a hybrid race also from its own predictor's
+   patches and the pitch envelope, vibrato and detune fitted to the target's
+   motion (:mod:`matcher.motion_fit`);
 3. **leader**: the voice with the best distance so far gets the rest of the
    budget, searching on from its best patch.
 
@@ -272,6 +274,13 @@ def _predicted_seeds(voice_name: str, target_audio: np.ndarray, sr: int, pitch: 
     return [carry_patch(pred.patch(combo), voice_name) for combo, _ in pred.combo_probs[:n]]  # carry_patch clips to the voice's ranges
 
 
+def _fitted_motion(target_audio: np.ndarray, sr: int, pitch: PitchEstimate) -> list[dict[str, float]]:
+    """The pitch envelope and vibrato fitted to the target's pitch track (:mod:`matcher.motion_fit`); none when unvoiced."""
+    from matcher.motion_fit import fit_pitch_motion  # noqa: PLC0415
+
+    return fit_pitch_motion(target_audio, sr, pitch.f0_hz) if pitch.voiced else []
+
+
 def _search_from(
     target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
     optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
@@ -344,14 +353,16 @@ def race_voices(
             _search_from(target_audio, config, BASE_VOICE, [base.patch], 1, inner, LEADER_SIGMA, None, ledger, pitch, deadline)
         base_names = set(get_voice(BASE_VOICE).space.names)
         target_fit = fit_adsr(target_audio, config.sr, len(target_audio) / config.sr, pitch.f0_hz if pitch.voiced else None)  # once for every challenger
+        fitted_motion = _fitted_motion(target_audio, config.sr, pitch) if config.optimizer == "hybrid" else []
         for voice_name, share in CHALLENGERS:
             if out_of_time() or total - ledger.evals < 1:
                 break
             voice = get_voice(voice_name)
             carried = carry_patch(base.patch, voice_name)
             variants = [carry_patch({**carried, **v}, voice_name) for v in (voice.motion_seeds(carried) if voice.motion_seeds else ())]
-            if config.optimizer == "hybrid":  # the learning seeds every voice of a hybrid race
+            if config.optimizer == "hybrid":  # the learning and the fits seed every voice of a hybrid race
                 variants += _predicted_seeds(voice_name, target_audio, config.sr, pitch)
+                variants += [carry_patch({**carried, **m}, voice_name) for m in fitted_motion if set(m) <= set(voice.space.names)]
             variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch, target_fit)]
             budget = min(total - ledger.evals, int(round(share * total)))
             res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,

@@ -157,8 +157,8 @@ def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, floa
     A closing filter (2 or 4 octaves above a resting cutoff one octave below the
     static one or 1.5 × f0, falling with a time constant of 60 or 200 ms; through
     the 24 dB lowpass too when the patch is a lowpass), a detuned second
-    oscillator (8 or 20 cents), a narrower pulse for a square, and the shared
-    pitch drops and vibrato.
+    oscillator (8 or 20 cents, the pair centred on the patch's pitch), a
+    narrower pulse for a square, and the shared pitch drops and vibrato.
     """
     resting_hz = {float(patch.get("filter_cutoff", 1000.0)) / 2.0}
     if "osc_freq" in patch:
@@ -169,7 +169,10 @@ def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, floa
     ]
     if patch.get("filter_type") == "lowpass":
         plucks += [{**v, "filter_type": "lowpass24"} for v in plucks]
-    detunes = [{"osc2_mix": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": cents} for cents in (8.0, 20.0)]
+    # A detuned pair sounds at its centre, which the f0 stage measured: the first oscillator goes half the detune below it.
+    centre_hz = float(patch["osc_freq"]) if "osc_freq" in patch else None
+    detunes = [{"osc2_mix": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": cents,
+                **({"osc_freq": centre_hz * 2.0 ** (-cents / 2400.0)} if centre_hz else {})} for cents in (8.0, 20.0)]
     pulses = [{"osc_pw": 0.25}] if patch.get("osc_type") == "square" else []
     return [*plucks, *detunes, *pulses, *pitch_motion_seeds(patch)]
 

@@ -187,3 +187,19 @@ def test_a_challenger_searches_the_pitch_near_the_f0_estimate_and_an_fm_ratio_ne
     result, _ = race_voices(audio, MatchConfig(optimizer="hybrid", budget=240, seed=0, jobs=1, sr=SR), callback=rows.extend)
     cents = np.array([1200 * np.log2(float(r.patch["osc_freq"]) / result.pitch.f0_hz) for r in rows if r.voice == "analog"])
     assert len(cents) > 50 and np.max(np.abs(cents)) < 10.0
+
+
+def test_a_hybrid_race_evaluates_the_fitted_pitch_motion_as_seeds_and_a_plain_race_does_not():
+    import matcher.voice_race as race
+    from objectives.pitch import estimate_pitch  # noqa: PLC0415
+
+    _, audio = _vibrato_note()
+    pitch = estimate_pitch(audio, SR)
+    fitted = race._fitted_motion(audio, SR, pitch)
+    rates = {m["vib_rate_hz"] for m in fitted if "vib_rate_hz" in m}
+    assert rates  # the note's 40-cent vibrato is read off its pitch track
+    for optimizer, expected in (("hybrid", True), ("cma", False)):
+        rows = []
+        race_voices(audio, MatchConfig(optimizer=optimizer, budget=240, seed=0, jobs=1, sr=SR), callback=rows.extend)
+        seeded = any(r.voice == "analog" and min(abs(float(r.patch["vib_rate_hz"]) - rate) for rate in rates) < 1e-6 for r in rows)
+        assert seeded == expected
