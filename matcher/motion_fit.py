@@ -55,9 +55,6 @@ On tuning suite seed 7 the notes without vibrato read 0.0-3.7, the vibratos 13-1
 BEAT_MIN_HZ = 1.0
 """Beating of the tracked partial (Hz) from which the note is taken for a detuned pair (no beating reads 0.5)."""
 
-MAX_DETUNE_CENTS = 50.0
-"""The analog voice's fine detune range."""
-
 ST_GRID = np.linspace(-24.0, 24.0, 193)
 """Pitch envelope amounts tried, in semitones (the parameter's range, quarter-semitone steps)."""
 
@@ -105,18 +102,23 @@ def detune_seeds(f0_hz: float, beat_hz: float) -> list[dict[str, float]]:
     list of dict
         ``osc2_mix``, ``osc2_coarse_st``, ``osc2_detune_cents`` and ``osc_freq``
         (Hz: the first oscillator, half the detune below ``f0_hz``), one per
-        harmonic whose detune is within the voice's range; none below :data:`BEAT_MIN_HZ`.
+        harmonic whose detune is within the analog voice's range
+        (:func:`synth.voices.analog.detuned_pair`); none below :data:`BEAT_MIN_HZ`.
     """
+    from synth.voices import get_voice  # noqa: PLC0415
+    from synth.voices.analog import detuned_pair  # noqa: PLC0415
+
     if beat_hz < BEAT_MIN_HZ:
         return []
+    max_cents = get_voice("analog").space["osc2_detune_cents"].high
     seeds = []
     for harmonic in (1, 2, 3, 4):
         delta_hz = beat_hz / harmonic
         if delta_hz >= 2.0 * f0_hz:
             continue
         cents = 1200.0 * math.log2((f0_hz + delta_hz / 2.0) / (f0_hz - delta_hz / 2.0))
-        if cents <= MAX_DETUNE_CENTS:
-            seeds.append({"osc2_mix": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": cents, "osc_freq": f0_hz * 2.0 ** (-cents / 2400.0)})
+        if cents <= max_cents:
+            seeds.append(detuned_pair(cents, f0_hz))
     return seeds
 
 

@@ -275,7 +275,7 @@ def _predicted_seeds(voice_name: str, target_audio: np.ndarray, sr: int, pitch: 
 
 
 def _fitted_motion(target_audio: np.ndarray, sr: int, pitch: PitchEstimate) -> list[dict[str, float]]:
-    """The pitch envelope and vibrato fitted to the target's pitch track (:mod:`matcher.motion_fit`); none when unvoiced."""
+    """The pitch envelope, vibrato and detune fitted to the target's motion (:mod:`matcher.motion_fit`); none when unvoiced."""
     from matcher.motion_fit import fit_pitch_motion  # noqa: PLC0415
 
     return fit_pitch_motion(target_audio, sr, pitch.f0_hz) if pitch.voiced else []

@@ -31,7 +31,7 @@ from synth.voices.controls import clamp_cutoff, control_times, cutoff_track
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, oscillator, pitch_signal, silence
 from synth.voices.subtractive import OSC_TYPES
 
-__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio", "analog_motion_seeds"]
+__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio", "detuned_pair", "analog_motion_seeds"]
 
 ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowpass24")
 """12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass.
@@ -151,6 +151,18 @@ ANALOG_NEUTRAL: dict[str, float] = {
 """The analog voice with every extra part off: it then plays a subtractive patch sample for sample."""
 
 
+def detuned_pair(cents: float, centre_hz: float | None = None) -> dict[str, float]:
+    """A second oscillator at the first one's level, ``cents`` above it (a partial patch).
+
+    With ``centre_hz`` the pair is centred on it, where it sounds: the first
+    oscillator (``osc_freq``) goes half the detune below.
+    """
+    pair = {"osc2_mix": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": float(cents)}
+    if centre_hz:
+        pair["osc_freq"] = float(centre_hz) * 2.0 ** (-float(cents) / 2400.0)
+    return pair
+
+
 def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float | str]]:
     """Movements of a static patch this voice can play (see :attr:`synth.voices.base.Voice.motion_seeds`).
 
@@ -169,10 +181,8 @@ def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, floa
     ]
     if patch.get("filter_type") == "lowpass":
         plucks += [{**v, "filter_type": "lowpass24"} for v in plucks]
-    # A detuned pair sounds at its centre, which the f0 stage measured: the first oscillator goes half the detune below it.
-    centre_hz = float(patch["osc_freq"]) if "osc_freq" in patch else None
-    detunes = [{"osc2_mix": 0.5, "osc2_coarse_st": 0.0, "osc2_detune_cents": cents,
-                **({"osc_freq": centre_hz * 2.0 ** (-cents / 2400.0)} if centre_hz else {})} for cents in (8.0, 20.0)]
+    centre_hz = float(patch["osc_freq"]) if "osc_freq" in patch else None  # measured by the f0 stage
+    detunes = [detuned_pair(cents, centre_hz) for cents in (8.0, 20.0)]
     pulses = [{"osc_pw": 0.25}] if patch.get("osc_type") == "square" else []
     return [*plucks, *detunes, *pulses, *pitch_motion_seeds(patch)]
 
