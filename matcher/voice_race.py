@@ -16,7 +16,13 @@ and which voice fits is not known before rendering.  The race:
    patches and the pitch envelope, vibrato and detune fitted to the target's
    motion (:mod:`matcher.motion_fit`);
 3. **leader**: the voice with the best distance so far gets the rest of the
-   budget, searching on from its best patch.
+   budget but :data:`SNAP_EVALS`, searching on from its best patch;
+4. **snap**: the leader's patch with its nearly-off parts switched off
+   (:func:`snapped_patches`: a second oscillator mixed in at 2 %, a pulse
+   width a hair off square, a noise floor) is evaluated, and replaces the
+   leader's where it is closer.  A search never lands exactly on
+   a boundary or a neutral value, and the remnants it leaves (a faint noise
+   floor, a slight pulse) are heard on a clean note.
 
 So no voice is dropped without rendered evidence, and the budget follows the
 distances.  A base already within :data:`SETTLED_LOSS` (an in-domain note) skips
@@ -100,6 +106,16 @@ per-frame metrics' consensus (MFCC, MSS, MR-STFT) is 0.86-0.96 (default weights 
 race's weights before this term 0.73-0.91), and the fitness's best candidate has 1.02-1.17 times
 the MFCC of the candidates' best (default 1.22-1.94); on fresh suite seed 11, 0.87-0.94 (default
 0.77-0.87) and 1.05-1.22 (1.14-1.60)."""
+
+SNAP_TOLERANCE = 0.05
+"""A parameter within this distance (unit-cube coordinates) of its voice's ``neutral`` value is snapped to it."""
+
+OFF_LEVELS: dict[str, float] = {"noise_vol": 0.0}
+"""Levels a second snapped candidate also switches off, wherever they are: a noise floor the
+search added to cover what its voice's timbre missed."""
+
+SNAP_EVALS = 2
+"""Evaluations the race keeps back for the snapped candidates (:func:`snapped_patches`)."""
 
 CHALLENGER_OPTIMIZER = "diagonal-cma"
 """What a challenger and the leader search with when the match's optimiser is a strategy (the hybrid)."""
@@ -235,6 +251,42 @@ def _spreads(voice_name: str, base_names: set[str], carried_sigma: float | None,
     return out
 
 
+def snapped_patches(patch: Mapping[str, float | str], voice_name: str, tolerance: float = SNAP_TOLERANCE) -> list[dict[str, float | str]]:
+    """The patch with its nearly-off parts switched off: at most :data:`SNAP_EVALS` candidates, none equal to ``patch``.
+
+    1. Every parameter within ``tolerance`` (unit-cube coordinates) of the
+       voice's ``neutral`` value takes that value.
+    2. That, with :data:`OFF_LEVELS` (the noise) switched off as well.
+
+    Parameters
+    ----------
+    patch : mapping
+        Physical values of ``voice_name``'s parameters, choices by name.
+    voice_name : str
+    tolerance : float
+        In unit-cube coordinates (a share of the parameter's range, in octaves for log-scaled ones).
+
+    Returns
+    -------
+    list of dict
+        Distinct candidates, each different from ``patch``.
+    """
+    voice = get_voice(voice_name)
+    near = {}
+    for name, value in voice.neutral.items():
+        if name not in patch or voice.space[name].is_choice:
+            continue
+        p = voice.space[name]
+        if abs(p.encode(float(patch[name])) - p.encode(float(value))) <= tolerance:
+            near[name] = float(value)
+    candidates = [{**patch, **near}, {**patch, **near, **{k: v for k, v in OFF_LEVELS.items() if k in patch}}]
+    out: list[dict[str, float | str]] = []
+    for c in candidates:
+        if c != dict(patch) and c not in out:
+            out.append(c)
+    return out
+
+
 def _envelope_corrected(variants: Sequence[Mapping[str, float | str]], voice_name: str, target_audio: np.ndarray, sr: int,
                         pitch: PitchEstimate, target_fit: AdsrFit) -> list[dict[str, float | str]]:
     """Each movement seed with its amp ADSR refitted for the movement.
@@ -284,11 +336,13 @@ def _fitted_motion(target_audio: np.ndarray, sr: int, pitch: PitchEstimate) -> l
 def _search_from(
     target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
     optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
+    seed_losses: Sequence[float | None] | None = None,
 ) -> MatchResult | None:
     """Evaluate ``seeds`` in ``voice_name`` and search on from the best of each choice combination.
 
     ``spread``: the initial spread of a search from any of them (natural units, see
     :func:`matcher.search.run_match`'s ``seed_spreads``); ``None``: ``sigma0`` everywhere.
+    ``seed_losses``: losses of seeds already evaluated under the current judge (not evaluated again).
     """
     if budget < 1:
         return None
@@ -299,9 +353,36 @@ def _search_from(
     stage = replace(config, voice=voice_name, optimizer=optimizer, budget=int(budget), sigma0=sigma0, screen_design=False, keep_ratio=None,
                     time_limit_s=time_left, narrow_envelope=False)
     result = run_match(target_audio, stage, callback=ledger.reporter(voice_name), pitch=pitch, seed_patches=list(seeds),
-                       seed_spreads=[spread] * len(seeds), combos=combos)
+                       seed_spreads=[spread] * len(seeds), combos=combos, seed_losses=seed_losses)
     ledger.record(voice_name, result)
     return result
+
+
+def _lead_and_snap(target_audio: np.ndarray, config: MatchConfig, ledger: _Ledger, total: int, inner: str, sigma: float,
+                   pitch: PitchEstimate, deadline: float | None) -> str:
+    """The race's last stages: the leader searches on, its snapped patches are tried, any evaluations left go to the best.
+
+    Returns the stopping reason of the last search (``"budget"`` when it ran to its budget).
+    """
+    base_names = set(get_voice(BASE_VOICE).space.names)
+    stopped_by = "budget"
+    lead = ledger.leader()
+    budget = total - ledger.evals - SNAP_EVALS
+    if budget >= 1:
+        res = _search_from(target_audio, config, lead.voice, [lead.patch], budget, inner, sigma, _spreads(lead.voice, base_names, None, sigma),
+                           ledger, pitch, deadline)
+        stopped_by = res.stopped_by if res is not None else stopped_by
+    lead = ledger.leader()
+    snapped = snapped_patches(lead.patch, lead.voice)[: total - ledger.evals]
+    if snapped and stopped_by == "budget" and (deadline is None or time.perf_counter() < deadline):
+        res = _search_from(target_audio, config, lead.voice, snapped, len(snapped), inner, SETTLED_SIGMA, None, ledger, pitch, deadline)
+        stopped_by = res.stopped_by if res is not None else stopped_by
+    lead = ledger.leader()
+    if total - ledger.evals >= 1 and stopped_by == "budget" and (deadline is None or time.perf_counter() < deadline):
+        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma, _spreads(lead.voice, base_names, None, sigma),
+                           ledger, pitch, deadline, seed_losses=[lead.loss])
+        stopped_by = res.stopped_by if res is not None else stopped_by
+    return stopped_by
 
 
 def race_voices(
@@ -370,12 +451,7 @@ def race_voices(
             if res is not None:
                 stopped_by = res.stopped_by
     if inner is not None and stopped_by == "budget" and total - ledger.evals >= 1 and not out_of_time():
-        lead = ledger.leader()
-        sigma = SETTLED_SIGMA if settled else LEADER_SIGMA
-        spread = _spreads(lead.voice, set(get_voice(BASE_VOICE).space.names), None, sigma)
-        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma, spread, ledger, pitch, deadline)
-        if res is not None:
-            stopped_by = res.stopped_by
+        stopped_by = _lead_and_snap(target_audio, config, ledger, total, inner, SETTLED_SIGMA if settled else LEADER_SIGMA, pitch, deadline)
     if out_of_time() and stopped_by == "budget" and ledger.evals < total:
         stopped_by = "time limit"
     lead = ledger.leader()

@@ -203,3 +203,38 @@ def test_a_hybrid_race_evaluates_the_fitted_pitch_motion_as_seeds_and_a_plain_ra
         race_voices(audio, MatchConfig(optimizer=optimizer, budget=240, seed=0, jobs=1, sr=SR), callback=rows.extend)
         seeded = any(r.voice == "analog" and min(abs(float(r.patch["vib_rate_hz"]) - rate) for rate in rates) < 1e-6 for r in rows)
         assert seeded == expected
+
+
+def test_snapped_patches_switch_off_only_the_parts_that_are_nearly_off():
+    import matcher.voice_race as race
+
+    patch, _ = _vibrato_note()
+    patch.update(osc_pw=0.49, osc2_mix=0.02, fenv_amount_oct=1.5, noise_vol=0.1)
+    near, quiet = race.snapped_patches(patch, "analog")
+    assert near["osc_pw"] == 0.5 and near["osc2_mix"] == 0.0  # within SNAP_TOLERANCE of the neutral values
+    assert near["fenv_amount_oct"] == 1.5 and near["vib_depth_cents"] == 40.0  # parts that are on stay on
+    assert near["noise_vol"] == 0.1 and quiet["noise_vol"] == 0.0
+    assert {k: v for k, v in quiet.items() if k != "noise_vol"} == {k: v for k, v in near.items() if k != "noise_vol"}
+    clean = {**quiet}
+    assert race.snapped_patches(clean, "analog") == []  # nothing left to snap: no candidate repeats the patch
+    sub = {**carry_patch(patch, "subtractive"), "noise_vol": 0.03}
+    assert race.snapped_patches(sub, "subtractive") == [{**sub, "noise_vol": 0.0}]  # no neutral parts: only the noise
+
+
+def test_the_race_ends_on_the_snapped_patch_when_it_is_closer():
+    """A leader with remnants (a 2 % second oscillator detuned, a faint noise floor) on a clean note: the snap removes them."""
+    import matcher.voice_race as race
+    from objectives.pitch import estimate_pitch  # noqa: PLC0415
+
+    truth, audio = _vibrato_note()
+    remnant = {**truth, "osc2_mix": 0.03, "osc2_detune_cents": 17.0, "noise_vol": 0.02}
+    pitch = estimate_pitch(audio, SR)
+    config = MatchConfig(optimizer="cma", budget=3, seed=0, jobs=1, sr=SR, weights=RACE_WEIGHTS)
+    ledger = race._Ledger(None, 0.0)
+    race._search_from(audio, config, "analog", [remnant], 1, "cma", race.LEADER_SIGMA, None, ledger, pitch, None)
+    before = ledger.leader()
+    stopped_by = race._lead_and_snap(audio, config, ledger, 1 + race.SNAP_EVALS, "cma", race.LEADER_SIGMA, pitch, None)
+    after = ledger.leader()
+    assert stopped_by == "budget" and ledger.evals == 1 + race.SNAP_EVALS
+    assert after.loss < before.loss
+    assert after.patch["osc2_mix"] == 0.0 and after.patch["noise_vol"] == 0.0
