@@ -29,14 +29,14 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from experiments.store import Store, TrialKey
 from experiments.suites import SuiteTarget
 
-__all__ = ["Trial", "TrialOutcome", "SweepPlan", "curve_grid", "run_trial", "score_patch", "plan_sweep", "run_sweep", "split_method", "BACKENDS"]
+__all__ = ["Trial", "TrialOutcome", "SweepPlan", "curve_grid", "run_trial", "score_labels", "score_patch", "plan_sweep", "run_sweep", "split_method", "BACKENDS"]
 
 
 def split_method(method: str, voice: str = "subtractive") -> tuple[str, str]:
@@ -94,29 +94,41 @@ def _cents(found_hz: float, true_hz: float) -> float:
     return abs(1200.0 * math.log2(float(found_hz) / float(true_hz)))
 
 
-def score_patch(found: Mapping[str, float | str], target: SuiteTarget) -> dict[str, float]:
-    """Parameter errors of a found patch against what the suite knows about the target.
+def score_labels(found: Mapping[str, float | str], labels: Mapping[str, Any], voice: str = "subtractive") -> dict[str, float]:
+    """Label errors of a found patch of ``voice``: ``osc_ok``, ``filter_ok``, ``choices_ok``, ``f0_cents``, ``f0_ok``.
 
-    From labels (in-domain, SoX and the foreign suites): ``osc_ok``,
-    ``filter_ok`` (1/0), ``choices_ok`` (both right), ``f0_cents`` (absolute
-    error) and ``f0_ok`` (within 50 cents), each only where the target has the
-    label and the found patch has the parameter (an FM note has no waveform
-    label; a GM one-shot has only ``f0_hz``; a voice without a filter has no
-    ``filter_type``).  From a true patch (in-domain only): ``param_mae``, the
-    mean absolute unit-cube error over :data:`AUDIBLE_PARAMS` and the noise share.
-    A target without labels or truth gets an empty dict.
+    Each only where the target has the label and the found patch has the
+    parameter (an FM note has no waveform label; a GM one-shot has only
+    ``f0_hz``; a voice without a filter has no ``filter_type``).  ``filter_ok``
+    compares filter families: the voice's own name for its filter is mapped
+    to its family first (``Voice.filter_family``: the analog voice's 24 dB
+    ``lowpass24`` is a lowpass, as another engine's ladder lowpass is labelled).
+    ``f0_ok``: within 50 cents.
     """
+    from synth.voices import get_voice  # noqa: PLC0415
+
     out: dict[str, float] = {}
-    labels = dict(target.labels)
     if "osc_type" in labels and "osc_type" in found:
         out["osc_ok"] = float(found["osc_type"] == labels["osc_type"])
     if "filter_type" in labels and "filter_type" in found:
-        out["filter_ok"] = float(found["filter_type"] == labels["filter_type"])
+        out["filter_ok"] = float(get_voice(voice).filter_family(str(found["filter_type"])) == labels["filter_type"])
     if "osc_ok" in out and "filter_ok" in out:
         out["choices_ok"] = float(out["osc_ok"] and out["filter_ok"])
     if "f0_hz" in labels and "osc_freq" in found:
         out["f0_cents"] = _cents(float(found["osc_freq"]), float(labels["f0_hz"]))
         out["f0_ok"] = float(out["f0_cents"] <= 50.0)
+    return out
+
+
+def score_patch(found: Mapping[str, float | str], target: SuiteTarget, voice: str = "subtractive") -> dict[str, float]:
+    """Parameter errors of a found patch of ``voice`` against what the suite knows about the target.
+
+    From labels (in-domain, SoX and the foreign suites): :func:`score_labels`.
+    From a true patch (in-domain only): ``param_mae``, the
+    mean absolute unit-cube error over :data:`AUDIBLE_PARAMS` and the noise share.
+    A target without labels or truth gets an empty dict.
+    """
+    out = score_labels(found, dict(target.labels), voice)
     if target.true_patch is not None:
         from synth.voices import get_voice  # noqa: PLC0415
 
@@ -176,7 +188,7 @@ def run_trial(target: SuiteTarget, optimizer: str, seed: int, budget: int, voice
         played_by = result.voice or voice  # a raced trial (NAME@auto) names its winner
         match = render(patch, target.sr, len(target.audio), played_by)
         metrics = all_metrics(match, target.audio, target.sr)
-        metrics.update(score_patch(patch, target))
+        metrics.update(score_patch(patch, target, played_by))
         if front is not None:
             metrics["front_size"] = float(len(front))
         curve = []

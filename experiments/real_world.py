@@ -12,6 +12,10 @@ pairs where the default ends below random (≥ 80 %), the worst pair (largest
 default / random MFCC ratio), and on labelled engines the waveform and filter
 family accuracy and the median f0 error of the default, with the winning voices.
 The multi-scale spectral distance (Hayes et al. 2025) is given beside the MFCC.
+The label figures are scored again from each stored patch and its target's labels
+(:func:`experiments.bench.score_labels`), so a run made before a scoring fix reads
+with the fix (until it, the analog voice's 24 dB ``lowpass24`` counted as a wrong
+filter family on a note labelled ``lowpass``).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from __future__ import annotations
 import argparse
 import collections
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from experiments.bench import score_labels
 from experiments.store import Store
 
-__all__ = ["suite_rows", "main"]
+__all__ = ["suite_rows", "rescored", "main"]
 
 LIMITS = {"random_ratio": 0.6, "cma_ratio": 0.8, "beats_random": 0.8, "osc_ok": 0.9, "filter_ok": 0.85, "f0_cents": 5.0}
 """Issue 9's minimums."""
@@ -71,6 +76,17 @@ def suite_rows(trials: list[dict], default: str, random: str, cma: str) -> list[
     return rows
 
 
+def rescored(trials: Sequence[dict], labels: Mapping[str, Mapping]) -> list[dict]:
+    """``trials`` with their label metrics (waveform, filter family, f0) scored again from the stored patch and the target's ``labels``."""
+    out = []
+    for t in trials:
+        patch = dict(t["patch"] or {})
+        voice = str(patch.pop("voice", "subtractive"))
+        metrics = {k: v for k, v in t["metrics"].items() if k not in ("osc_ok", "filter_ok", "choices_ok", "f0_cents", "f0_ok")}
+        out.append({**t, "metrics": {**metrics, **score_labels(patch, labels.get(t["target"], {}), voice)}} if patch else t)
+    return out
+
+
 def _check(value: float | None, limit: float, upper: bool) -> str:
     if value is None:
         return "–"
@@ -110,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     with Store(args.run / "store.sqlite") as store:
         trials = [t for t in store.trials() if args.budget is None or t["budget"] == args.budget]
+        labels = {t["name"]: t["labels"] for t in store.targets()}
+    trials = rescored(trials, labels)
     rows = suite_rows(trials, args.default, args.random, args.cma)
     print(markdown(rows, args.default, args.random, args.cma))
     return rows

@@ -220,6 +220,7 @@ ANALOG = Voice(
     neutral=ANALOG_NEUTRAL,
     motion_seeds=analog_motion_seeds,
     motion_spreads={"osc2_coarse_st": 0.05},  # the detune seeds set the interval; the fine detune moves
+    filter_families={"lowpass24": "lowpass"},
 )
 
 VOICE = ANALOG

@@ -55,6 +55,11 @@ class Voice:
         for parameters whose distance is sharp there, overriding the race's
         ``MOVEMENT_SIGMA``: an FM ratio just off an integer makes the partials
         inharmonic, a coarse tune off a semitone beats.
+    filter_families : mapping
+        The filter family (``lowpass``, ``highpass``, ``bandpass``) of each
+        ``filter_type`` choice whose name is not itself a family, e.g. a 24 dB
+        ladder-style ``lowpass24`` is a lowpass: what a label of another
+        engine's filter family is scored against.
     fit_seeds : str or None
         Name of the render-free fits that also seed this voice's ``hybrid``
         search, a key of :data:`matcher.seeding.FIT_SEEDERS` (``"biquad"``: the
@@ -73,6 +78,11 @@ class Voice:
     motion_seeds: MotionSeeds | None = None
     motion_spreads: Mapping[str, float] = field(default_factory=dict)
     fit_seeds: str | None = None
+    filter_families: Mapping[str, str] = field(default_factory=dict)
+
+    def filter_family(self, filter_type: str) -> str:
+        """The family of one of this voice's ``filter_type`` choices (see ``filter_families``)."""
+        return str(self.filter_families.get(filter_type, filter_type))
 
 
 def envelope_times(attack_s: float, decay_s: float, release_s: float, duree_s: float) -> tuple[float, float, float]:

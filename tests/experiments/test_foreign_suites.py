@@ -196,3 +196,18 @@ def test_score_patch_scores_only_the_labels_a_note_has():
     assert score_patch({"osc_freq": 220.0}, plain) == {"f0_cents": 0.0, "f0_ok": 1.0}  # a voice without these choices
     s = score_patch({"osc_type": "saw", "filter_type": "highpass", "osc_freq": 440.0}, plain)
     assert s["osc_ok"] == 1.0 and s["filter_ok"] == 0.0 and s["choices_ok"] == 0.0 and s["f0_ok"] == 0.0
+
+
+def test_a_24_db_lowpass_of_the_analog_voice_is_scored_as_the_lowpass_family():
+    from experiments.bench import score_labels  # noqa: PLC0415
+    from experiments.real_world import rescored  # noqa: PLC0415
+
+    labels = note_labels(dataclasses.replace(PLAIN, filter_type="lowpass", filter_model="ladder"))
+    found = {"osc_type": labels["osc_type"], "filter_type": "lowpass24", "osc_freq": labels["f0_hz"]}
+    assert score_labels(found, labels, "analog")["filter_ok"] == 1.0
+    assert score_labels({**found, "filter_type": "bandpass"}, labels, "analog")["filter_ok"] == 0.0
+    assert score_labels({**found, "filter_type": "lowpass"}, labels, "subtractive")["filter_ok"] == 1.0
+    # a stored trial scored before the fix reads with it
+    old = {"target": "t", "metrics": {"mfcc": 3.0, "filter_ok": 0.0, "osc_ok": 1.0}, "patch": {**found, "voice": "analog"}}
+    (new,) = rescored([old], {"t": labels})
+    assert new["metrics"]["filter_ok"] == 1.0 and new["metrics"]["mfcc"] == 3.0
