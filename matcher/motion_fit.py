@@ -35,12 +35,13 @@ keys exist in the analog voice only; a voice without them skips that seed.
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import numpy as np
 
 from matcher.motion_features import MOTION_TIMES_S, motion_features
 
-__all__ = ["fit_pitch_motion", "fit_pitch_envelope", "detune_seeds", "TRACK_LIMIT_ST", "VIBRATO_MIN_CENTS", "MIN_DROP_ST", "BEAT_MIN_HZ"]
+__all__ = ["fit_pitch_motion", "fit_pitch_envelope", "detune_seeds", "recentred", "TRACK_LIMIT_ST", "VIBRATO_MIN_CENTS", "MIN_DROP_ST", "BEAT_MIN_HZ"]
 
 TRACK_LIMIT_ST = 12.5
 """Offsets (semitones) at or beyond this are clipped by the track's ±1.1-octave search: lower bounds."""
@@ -120,6 +121,20 @@ def detune_seeds(f0_hz: float, beat_hz: float) -> list[dict[str, float]]:
         if cents <= max_cents:
             seeds.append(detuned_pair(cents, f0_hz))
     return seeds
+
+
+def recentred(seed: Mapping[str, float], centre_hz: float) -> dict[str, float]:
+    """A detuned-pair seed (:func:`detune_seeds`) centred on ``centre_hz`` instead; any other seed unchanged.
+
+    The voice race lays the fits over a carried patch whose pitch the base
+    voice has already searched: on a beating pair the f0 estimate can sit
+    15 cents off the pair's centre, where the base found it.
+    """
+    from synth.voices.analog import detuned_pair  # noqa: PLC0415
+
+    if "osc2_detune_cents" not in seed:
+        return dict(seed)
+    return {**seed, **detuned_pair(float(seed["osc2_detune_cents"]), float(centre_hz))}
 
 
 def fit_pitch_motion(y: np.ndarray, sr: int, f0_hz: float) -> list[dict[str, float]]:

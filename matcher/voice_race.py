@@ -333,6 +333,16 @@ def _fitted_motion(target_audio: np.ndarray, sr: int, pitch: PitchEstimate) -> l
     return fit_pitch_motion(target_audio, sr, pitch.f0_hz) if pitch.voiced else []
 
 
+def _motion_around(fitted: Sequence[Mapping[str, float]], carried: Mapping[str, float | str]) -> list[dict[str, float]]:
+    """The fitted motion seeds, and each detuned pair among them also centred on the carried patch's pitch (which the base searched)."""
+    from matcher.motion_fit import recentred  # noqa: PLC0415
+
+    out = [dict(m) for m in fitted]
+    if "osc_freq" in carried:
+        out += [recentred(m, float(carried["osc_freq"])) for m in fitted if "osc2_detune_cents" in m]
+    return out
+
+
 def _search_from(
     target_audio: np.ndarray, config: MatchConfig, voice_name: str, seeds: Sequence[Mapping[str, float | str]], budget: int,
     optimizer: str, sigma0: float, spread: Mapping[str, float] | None, ledger: _Ledger, pitch: PitchEstimate, deadline: float | None,
@@ -443,7 +453,7 @@ def race_voices(
             variants = [carry_patch({**carried, **v}, voice_name) for v in (voice.motion_seeds(carried) if voice.motion_seeds else ())]
             if config.optimizer == "hybrid":  # the learning and the fits seed every voice of a hybrid race
                 variants += _predicted_seeds(voice_name, target_audio, config.sr, pitch)
-                variants += [carry_patch({**carried, **m}, voice_name) for m in fitted_motion if set(m) <= set(voice.space.names)]
+                variants += [carry_patch({**carried, **m}, voice_name) for m in _motion_around(fitted_motion, carried) if set(m) <= set(voice.space.names)]
             variants = [*variants, *_envelope_corrected(variants, voice_name, target_audio, config.sr, pitch, target_fit)]
             budget = min(total - ledger.evals, int(round(share * total)))
             res = _search_from(target_audio, config, voice_name, [carried, *variants], budget, inner, MOVEMENT_SIGMA,

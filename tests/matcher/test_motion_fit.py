@@ -66,3 +66,18 @@ def test_a_rendered_detuned_pair_is_fitted_centred_on_its_pitch():
     assert best["osc_freq"] == pytest.approx(centre_hz * 2.0 ** (-best["osc2_detune_cents"] / 2400.0))
     assert best["osc2_mix"] == 0.5 and best["osc2_coarse_st"] == 0.0
     assert detune_seeds(centre_hz, 0.5) == []  # the floor of the modulation band: no beating
+
+
+def test_a_detuned_seed_recentred_on_the_carried_pitch_keeps_its_detune():
+    import matcher.voice_race as race
+    from matcher.motion_fit import detune_seeds, recentred  # noqa: PLC0415
+
+    (seed, *_) = detune_seeds(759.4, 13.2)  # a 30-cent pair read off its beat, centred on the f0 estimate
+    moved = recentred(seed, 766.6)
+    assert moved["osc2_detune_cents"] == seed["osc2_detune_cents"] and moved["osc2_mix"] == seed["osc2_mix"]
+    centre_hz = moved["osc_freq"] * 2.0 ** (moved["osc2_detune_cents"] / 2400.0)  # between the two oscillators
+    assert centre_hz == pytest.approx(766.6, rel=1e-9)
+    vibrato = {"vib_depth_cents": 20.0, "vib_rate_hz": 5.0, "vib_delay_s": 0.0}
+    assert recentred(vibrato, 766.6) == vibrato
+    around = race._motion_around([vibrato, seed], {"osc_freq": 766.6})
+    assert around == [vibrato, seed, moved]  # both centres are tried; the fitness decides
