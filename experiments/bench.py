@@ -103,7 +103,8 @@ def score_labels(found: Mapping[str, float | str], labels: Mapping[str, Any], vo
     compares filter families: the voice's own name for its filter is mapped
     to its family first (``Voice.filter_family``: the analog voice's 24 dB
     ``lowpass24`` is a lowpass, as another engine's ladder lowpass is labelled).
-    ``f0_ok``: within 50 cents.
+    ``f0_cents`` compares the pitch the patch plays (``Voice.f0_hz``: a detuned
+    pair's centre, as the foreign suites label it).  ``f0_ok``: within 50 cents.
     """
     from synth.voices import get_voice  # noqa: PLC0415
 
@@ -115,7 +116,7 @@ def score_labels(found: Mapping[str, float | str], labels: Mapping[str, Any], vo
     if "osc_ok" in out and "filter_ok" in out:
         out["choices_ok"] = float(out["osc_ok"] and out["filter_ok"])
     if "f0_hz" in labels and "osc_freq" in found:
-        out["f0_cents"] = _cents(float(found["osc_freq"]), float(labels["f0_hz"]))
+        out["f0_cents"] = _cents(get_voice(voice).f0_hz(found), float(labels["f0_hz"]))
         out["f0_ok"] = float(out["f0_cents"] <= 50.0)
     return out
 

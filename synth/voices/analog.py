@@ -31,7 +31,7 @@ from synth.voices.controls import clamp_cutoff, control_times, cutoff_track
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, oscillator, pitch_signal, silence
 from synth.voices.subtractive import OSC_TYPES
 
-__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio", "detuned_pair", "analog_motion_seeds"]
+__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio", "detuned_pair", "played_f0_hz", "analog_motion_seeds"]
 
 ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowpass24")
 """12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass.
@@ -163,6 +163,21 @@ def detuned_pair(cents: float, centre_hz: float | None = None) -> dict[str, floa
     return pair
 
 
+def played_f0_hz(patch: Mapping[str, float | str]) -> float:
+    """Where the note's pitch sounds: a pair detuned by less than a semitone sounds between its oscillators.
+
+    ``osc_freq`` moved towards oscillator 2 by its share of the mix (on a log
+    scale): at ``osc2_mix`` 0.5 the centre of the pair (the inverse of
+    :func:`detuned_pair` with a centre), at 0 oscillator 1.  A second
+    oscillator a semitone or more away is another note: the pitch is oscillator 1's.
+    """
+    f0_hz = float(patch["osc_freq"])
+    if math.floor(float(patch.get("osc2_coarse_st", 0.0)) + 0.5) != 0:
+        return f0_hz
+    mix = min(max(float(patch.get("osc2_mix", 0.0)), 0.0), 1.0)
+    return f0_hz * 2.0 ** (mix * float(patch.get("osc2_detune_cents", 0.0)) / 1200.0)
+
+
 def analog_motion_seeds(patch: Mapping[str, float | str]) -> list[dict[str, float | str]]:
     """Movements of a static patch this voice can play (see :attr:`synth.voices.base.Voice.motion_seeds`).
 
@@ -221,6 +236,7 @@ ANALOG = Voice(
     motion_seeds=analog_motion_seeds,
     motion_spreads={"osc2_coarse_st": 0.05},  # the detune seeds set the interval; the fine detune moves
     filter_families={"lowpass24": "lowpass"},
+    played_f0=played_f0_hz,
 )
 
 VOICE = ANALOG

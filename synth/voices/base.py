@@ -60,6 +60,10 @@ class Voice:
         ``filter_type`` choice whose name is not itself a family, e.g. a 24 dB
         ladder-style ``lowpass24`` is a lowpass: what a label of another
         engine's filter family is scored against.
+    played_f0 : callable or None
+        ``played_f0(patch) -> Hz``: where a patch's pitch sounds, when that is
+        not ``osc_freq`` (the analog voice's detuned pair sounds between its
+        oscillators); what an f0 label is scored against.
     fit_seeds : str or None
         Name of the render-free fits that also seed this voice's ``hybrid``
         search, a key of :data:`matcher.seeding.FIT_SEEDERS` (``"biquad"``: the
@@ -79,6 +83,11 @@ class Voice:
     motion_spreads: Mapping[str, float] = field(default_factory=dict)
     fit_seeds: str | None = None
     filter_families: Mapping[str, str] = field(default_factory=dict)
+    played_f0: Callable[[Mapping[str, float | str]], float] | None = None
+
+    def f0_hz(self, patch: Mapping[str, float | str]) -> float:
+        """The pitch a patch plays, in Hz: ``played_f0(patch)``, or its ``osc_freq``."""
+        return float(self.played_f0(patch)) if self.played_f0 is not None else float(patch["osc_freq"])
 
     def filter_family(self, filter_type: str) -> str:
         """The family of one of this voice's ``filter_type`` choices (see ``filter_families``)."""

@@ -211,3 +211,13 @@ def test_a_24_db_lowpass_of_the_analog_voice_is_scored_as_the_lowpass_family():
     old = {"target": "t", "metrics": {"mfcc": 3.0, "filter_ok": 0.0, "osc_ok": 1.0}, "patch": {**found, "voice": "analog"}}
     (new,) = rescored([old], {"t": labels})
     assert new["metrics"]["filter_ok"] == 1.0 and new["metrics"]["mfcc"] == 3.0
+
+
+def test_the_f0_of_a_detuned_match_is_scored_at_the_centre_of_its_pair():
+    from experiments.bench import score_labels  # noqa: PLC0415
+    from synth.voices.analog import detuned_pair  # noqa: PLC0415
+
+    labels = note_labels(dataclasses.replace(PLAIN, kind="detune", detune_cents=20.0))
+    found = {"osc_type": "saw", "filter_type": "lowpass", **detuned_pair(20.0, labels["f0_hz"])}
+    assert score_labels(found, labels, "analog")["f0_cents"] == pytest.approx(0.0, abs=1e-9)
+    assert score_labels(found, labels, "subtractive")["f0_cents"] == pytest.approx(10.0)  # read as osc_freq, half the detune below

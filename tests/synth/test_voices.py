@@ -437,3 +437,14 @@ def test_patch_values_out_of_range_are_rejected():
         get_voice("analog").space.check({**ANALOG_BASE, "filter_type": "ladder9"})
     with pytest.raises(PatchValueError):
         get_voice("fm").space.check({**FM_BASE, "fm_ratio": 100.0})
+
+
+def test_a_detuned_pair_plays_between_its_oscillators():
+    from synth.voices.analog import detuned_pair  # noqa: PLC0415
+
+    analog = get_voice("analog")
+    pair = {"osc_freq": 500.0, **detuned_pair(30.0, 766.6)}
+    assert analog.f0_hz(pair) == pytest.approx(766.6, rel=1e-9)  # the centre a detuned seed was built around
+    assert analog.f0_hz({**pair, "osc2_mix": 0.0}) == pair["osc_freq"]  # oscillator 1 alone
+    assert analog.f0_hz({**pair, "osc2_coarse_st": 12.0}) == pair["osc_freq"]  # an octave above is another note
+    assert get_voice("subtractive").f0_hz({"osc_freq": 440.0}) == 440.0
