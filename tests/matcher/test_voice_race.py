@@ -238,3 +238,24 @@ def test_the_race_ends_on_the_snapped_patch_when_it_is_closer():
     assert stopped_by == "budget" and ledger.evals == 1 + race.SNAP_EVALS
     assert after.loss < before.loss
     assert after.patch["osc2_mix"] == 0.0 and after.patch["noise_vol"] == 0.0
+
+
+@pytest.mark.parametrize("slack, snapped_wins", [(0.0, False), (10.0, True)])
+def test_a_snapped_patch_nearly_as_close_as_the_leader_replaces_it(monkeypatch, slack, snapped_wins):
+    """The target has a slight vibrato: switching it off is worse, and kept only within the slack."""
+    import matcher.voice_race as race
+    from objectives.pitch import estimate_pitch  # noqa: PLC0415
+
+    truth, _ = _vibrato_note()
+    truth = {**truth, "vib_depth_cents": 4.0}
+    audio = render(truth, SR, int(0.6 * SR), "analog")
+    monkeypatch.setattr(race, "SNAP_SLACK", slack)
+    config = MatchConfig(optimizer="cma", budget=3, seed=0, jobs=1, sr=SR, weights=RACE_WEIGHTS)
+    ledger = race._Ledger(None, 0.0)
+    leader = {**truth, "filter_cutoff": 1.05 * truth["filter_cutoff"]}  # a little off, so its distance is not 0
+    race._search_from(audio, config, "analog", [leader], 1, "cma", race.LEADER_SIGMA, None, ledger, estimate_pitch(audio, SR), None)
+    before = ledger.leader()
+    race._lead_and_snap(audio, config, ledger, 1 + race.SNAP_EVALS, "cma", race.LEADER_SIGMA, estimate_pitch(audio, SR), None)
+    after = ledger.leader()
+    assert (after.patch["vib_depth_cents"] == 0.0) == snapped_wins
+    assert after.loss > before.loss if snapped_wins else after.loss == before.loss
