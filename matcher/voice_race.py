@@ -226,6 +226,10 @@ class _Ledger:
         else:
             self.best[voice] = replace(old, evals=evals)
 
+    def adopt(self, voice: str, result: MatchResult) -> None:
+        """Make ``result`` ``voice``'s best even where it is not the closest (a snapped patch within the slack)."""
+        self.best[voice] = replace(self.best[voice], patch=dict(result.patch), loss=float(result.loss))
+
     def leader(self) -> VoiceBest:
         return min(self.best.values(), key=lambda b: b.loss)
 
@@ -381,23 +385,27 @@ def _lead_and_snap(target_audio: np.ndarray, config: MatchConfig, ledger: _Ledge
     """
     base_names = set(get_voice(BASE_VOICE).space.names)
     stopped_by = "budget"
+
+    def go_on() -> bool:
+        return stopped_by == "budget" and (deadline is None or time.perf_counter() < deadline)
+
     lead = ledger.leader()
+    spread = _spreads(lead.voice, base_names, None, sigma)
     budget = total - ledger.evals - SNAP_EVALS
     if budget >= 1:
-        res = _search_from(target_audio, config, lead.voice, [lead.patch], budget, inner, sigma, _spreads(lead.voice, base_names, None, sigma),
-                           ledger, pitch, deadline)
+        res = _search_from(target_audio, config, lead.voice, [lead.patch], budget, inner, sigma, spread, ledger, pitch, deadline)
         stopped_by = res.stopped_by if res is not None else stopped_by
     lead = ledger.leader()
     snapped = snapped_patches(lead.patch, lead.voice)[: total - ledger.evals]
-    if snapped and stopped_by == "budget" and (deadline is None or time.perf_counter() < deadline):
+    if snapped and go_on():
         res = _search_from(target_audio, config, lead.voice, snapped, len(snapped), inner, SETTLED_SIGMA, None, ledger, pitch, deadline)
         stopped_by = res.stopped_by if res is not None else stopped_by
         if res is not None and res.loss <= (1.0 + SNAP_SLACK) * lead.loss:  # as close, and cleaner
-            ledger.best[lead.voice] = replace(ledger.best[lead.voice], patch=dict(res.patch), loss=float(res.loss))
+            ledger.adopt(lead.voice, res)
     lead = ledger.leader()
-    if total - ledger.evals >= 1 and stopped_by == "budget" and (deadline is None or time.perf_counter() < deadline):
-        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma, _spreads(lead.voice, base_names, None, sigma),
-                           ledger, pitch, deadline, seed_losses=[lead.loss])
+    if total - ledger.evals >= 1 and go_on():
+        res = _search_from(target_audio, config, lead.voice, [lead.patch], total - ledger.evals, inner, sigma,
+                           _spreads(lead.voice, base_names, None, sigma), ledger, pitch, deadline, seed_losses=[lead.loss])
         stopped_by = res.stopped_by if res is not None else stopped_by
     return stopped_by
 

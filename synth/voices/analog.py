@@ -31,7 +31,7 @@ from synth.voices.controls import clamp_cutoff, control_times, cutoff_track
 from synth.voices.parts import amp_envelope, control_signal, keep_alive, noise_source, oscillator, pitch_signal, silence
 from synth.voices.subtractive import OSC_TYPES
 
-__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "osc2_ratio", "detuned_pair", "played_f0_hz", "analog_motion_seeds"]
+__all__ = ["ANALOG", "VOICE", "ANALOG_FILTER_TYPES", "ANALOG_NEUTRAL", "DRIVE_MAX_GAIN", "drive_curve", "tanh_table", "coarse_semitones", "osc2_ratio", "detuned_pair", "played_f0_hz", "analog_motion_seeds"]
 
 ANALOG_FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "lowpass24")
 """12 dB biquads (Pyo ``Biquad`` types 0-2) and a 24 dB lowpass.
@@ -138,9 +138,14 @@ def drive_curve(size: int) -> np.ndarray:
     return np.tanh(v * (DRIVE_MAX_GAIN * DRIVE_INPUT_RANGE)).astype(np.float32)
 
 
+def coarse_semitones(osc2_coarse_st: float) -> int:
+    """The interval oscillator 2 plays: ``osc2_coarse_st`` rounded to whole semitones (halves up)."""
+    return math.floor(osc2_coarse_st + 0.5)
+
+
 def osc2_ratio(osc2_coarse_st: float, osc2_detune_cents: float) -> float:
     """Frequency of oscillator 2 over oscillator 1: the coarse interval rounded to whole semitones, plus the detune."""
-    return 2.0 ** (math.floor(osc2_coarse_st + 0.5) / 12.0 + osc2_detune_cents / 1200.0)
+    return 2.0 ** (coarse_semitones(osc2_coarse_st) / 12.0 + osc2_detune_cents / 1200.0)
 
 
 ANALOG_NEUTRAL: dict[str, float] = {
@@ -172,7 +177,7 @@ def played_f0_hz(patch: Mapping[str, float | str]) -> float:
     oscillator a semitone or more away is another note: the pitch is oscillator 1's.
     """
     f0_hz = float(patch["osc_freq"])
-    if math.floor(float(patch.get("osc2_coarse_st", 0.0)) + 0.5) != 0:
+    if coarse_semitones(float(patch.get("osc2_coarse_st", 0.0))) != 0:
         return f0_hz
     mix = min(max(float(patch.get("osc2_mix", 0.0)), 0.0), 1.0)
     return f0_hz * 2.0 ** (mix * float(patch.get("osc2_detune_cents", 0.0)) / 1200.0)
