@@ -6,7 +6,11 @@ status 2, without a traceback and without creating the output folder.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -266,8 +270,44 @@ def _register_extensions() -> None:
 _register_extensions()
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def _exit_status(code: object) -> int:
+    """The process exit status for ``SystemExit(code)``, as the interpreter maps it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def main() -> None:
+    """Console entry point: run the command, then end the process without tearing the interpreter down.
+
+    When a command returns, its files are written and closed and its workers are
+    stopped; tearing down the modules a match imports (numpy, scipy, numba,
+    matplotlib, Pyo) would keep the user waiting another 0.3-0.6 s.  The exit
+    handlers still run (they flush logs and join child processes) and stdout and
+    stderr are flushed.  Non-daemon threads are joined first, as the
+    interpreter's exit joins them (an executor's manager thread ends once the
+    threading module's exit callbacks have told it to).  An uncaught exception
+    propagates with its traceback, as without this.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    # What the interpreter's exit runs, in its order, minus the teardown: the threading
+    # module's exit callbacks (they tell executors' manager threads to stop), joining the
+    # non-daemon threads, then the atexit handlers.
+    threading._shutdown()  # noqa: SLF001
+    atexit._run_exitfuncs()  # noqa: SLF001
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to say
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

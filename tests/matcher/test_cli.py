@@ -339,3 +339,45 @@ def test_output_under_a_file_is_a_usage_error_before_any_work(in_tmp):
     write_patch(good, BASE_PATCH, "subtractive", sr=22050)
     _assert_usage_error(_invoke(["render", good, blocker / "out.wav"]), str(blocker / "out.wav"), "not a folder")
     assert blocker.read_text() == "x"
+
+
+# -- the console entry point's quick exit ----------------------------------------------------------
+@pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (2, 2), (130, 130), ("boom", 1)])
+def test_exit_status_maps_system_exit_as_the_interpreter_does(code, status, capsys):
+    from matcher.cli import _exit_status
+
+    assert _exit_status(code) == status
+    assert capsys.readouterr().err == ("boom\n" if code == "boom" else "")
+
+
+def test_a_piped_command_delivers_all_of_its_output_before_the_quick_exit(tmp_path):
+    """``main`` ends with ``os._exit``: stdout must have been flushed, whole, into the pipe."""
+    proc = _run_cli(["voices", "--json"], cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert len(doc["voices"]) >= 3 and all(v["params"] for v in doc["voices"])
+
+
+def test_main_still_runs_exit_handlers_and_waits_for_a_non_daemon_thread(tmp_path):
+    """A handler registered by a command runs; a non-daemon thread it left behind is joined."""
+    marker, done = tmp_path / "handler-ran", tmp_path / "thread-done"
+    script = f"""
+import atexit, threading, time
+from pathlib import Path
+import matcher.cli as cli
+
+@cli.app.command("probe")
+def probe(thread: bool = False):
+    atexit.register(Path({str(marker)!r}).write_text, "yes")
+    if thread:
+        threading.Thread(target=lambda: (time.sleep(0.2), Path({str(done)!r}).write_text("yes"))).start()
+
+cli.main()
+"""
+    for thread in (False, True):
+        marker.unlink(missing_ok=True)
+        args = [sys.executable, "-c", script, "probe", *(["--thread"] if thread else ["--no-thread"])]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert marker.read_text() == "yes"
+    assert done.read_text() == "yes"
