@@ -9,6 +9,7 @@ from experiments.suites import in_domain_suite
 from matcher.hybrid import run_hybrid, run_predict
 from matcher.search import MatchConfig
 from matcher.strategies import STRATEGIES, run_strategy
+from objectives.filter_fit import RESONANT_HYPOTHESES
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def test_hybrid_does_not_evaluate_the_prediction_twice_and_tries_the_filter_fits
     first = rows[0].patch
     assert sum(dict(r.patch) == dict(first) for r in rows) == 1
     fits = result.info["filter_fits"]
-    assert len(fits) == len(result.info["combos_searched"]) and all(1 <= len(f) <= 2 for f in fits)
+    assert len(fits) == len(result.info["combos_searched"]) and all(1 <= len(f) <= 2 + len(RESONANT_HYPOTHESES["lowpass"]) for f in fits)
     # after the predicted patches come the fitted seeds, the most probable combination's first
     fit_rows = [r for r in rows if r.arm == "fit"]
     top_fits = fits[0]

@@ -32,11 +32,13 @@ def _seed_run(target, budget):
 
 def test_seeds_are_numbered_labelled_and_the_analysis_render_is_charged(target):
     run, rows = _seed_run(target, budget=50)
-    assert [r.arm for r in rows] == ["predict", "fit", "fit", "fit+envelope"]
-    assert [r.eval for r in rows] == [1, 2, 3, 4]
-    assert run.evals == 4 and run.spent == 5  # one render to measure the envelope fit's bias
+    n_fits = len(run.info["filter_fits"][0])  # noisy, clean and, where the noisy fit found noise, crossed
+    assert n_fits in (2, 3)
+    assert [r.arm for r in rows] == ["predict", *["fit"] * n_fits, "fit+envelope"]
+    assert [r.eval for r in rows] == list(range(1, n_fits + 3))
+    assert run.evals == n_fits + 2 and run.spent == n_fits + 3  # one render to measure the envelope fit's bias
     assert run.best.loss == min(r.loss for r in rows)
-    assert [s.spread for s in run.seeds][1:] == [FIT_SPREAD, FIT_SPREAD, FIT_SPREAD]
+    assert [s.spread for s in run.seeds][1:] == [FIT_SPREAD] * (n_fits + 1)
     # the predicted patch carries the model's own uncertainty: wider than the fits' on cutoff and resonance
     predicted = run.seeds[0].spread
     assert predicted["filter_cutoff"] > 2 * FIT_SPREAD["filter_cutoff"]
@@ -54,9 +56,10 @@ def test_seeds_stay_within_a_small_budget(target, budget):
 
 def test_hybrid_counts_the_analysis_render_in_its_budget(target):
     rows = []
-    result = run_hybrid(target.audio, MatchConfig(budget=40, sr=target.sr, seed=1), callback=rows.extend)
-    assert len(rows) == result.evals == 39
-    assert [r.eval for r in rows] == list(range(1, 40))
+    result = run_hybrid(target.audio, MatchConfig(budget=60, sr=target.sr, seed=1), callback=rows.extend)
+    assert any(r.arm == "fit+envelope" for r in rows)  # so one analysis render was made
+    assert len(rows) == result.evals == 59
+    assert [r.eval for r in rows] == list(range(1, 60))
     assert result.loss == min(r.loss for r in rows)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from objectives.filter_fit import FilterFit, biquad_power, fit_filter, fit_filters
+from objectives.filter_fit import RESONANT_HYPOTHESES, FilterFit, biquad_power, fit_filter, fit_filters
 from synth.render import render
 
 SR = 22050
@@ -79,14 +79,31 @@ def test_unvoiced_noise_fits_the_filter_alone():
 
 def test_fit_filters_gives_both_hypotheses_and_the_clean_one_is_exact_on_a_clean_note():
     y = note(osc_type="square", filter_type="lowpass", filter_cutoff=1200.0, filter_res=1.2, osc_freq=200.0)
-    (noisy, clean), (sine_noisy, sine_clean) = fit_filters(y, SR, 200.0, [("square", "lowpass"), ("sine", "lowpass")])
+    square_fits, sine_fits = fit_filters(y, SR, 200.0, [("square", "lowpass"), ("sine", "lowpass")])
+    noisy, clean = square_fits[:2]
     assert noisy.noise_ratio >= 0 and clean.noise_ratio == 0.0
     assert clean.rms_error_db < noisy.rms_error_db
+    # A crossed hypothesis exists only where the noisy fit found noise, and keeps the clean filter.
+    for crossed in square_fits[2:]:
+        assert (crossed.cutoff_hz, crossed.q) == (clean.cutoff_hz, clean.q) and crossed.noise_ratio == noisy.noise_ratio > 0
+    sine_noisy, sine_clean, *resonant = sine_fits
     assert sine_noisy.osc_type == "sine"
-    # One partial: the clean hypothesis is a filter that lets it through (nothing to fit).
+    # One partial: the clean hypothesis is a filter that lets it through (nothing to fit), then resonant ones.
     assert sine_clean.noise_ratio == 0.0 and sine_clean.cutoff_hz == pytest.approx(8 * 200.0) and np.isnan(sine_clean.rms_error_db)
+    assert [(f.cutoff_hz / 200.0, f.q) for f in resonant] == [pytest.approx(h) for h in RESONANT_HYPOTHESES["lowpass"]]
+    assert all(f.noise_ratio == 0.0 and np.isnan(f.rms_error_db) for f in resonant)
     with pytest.raises(ValueError, match="two harmonics"):
         fit_filter(y, SR, 200.0, "sine", "lowpass", noise=False)
+
+
+def test_crossed_hypothesis_takes_the_clean_filter_and_the_noisy_level():
+    """A noisy note: the third hypothesis is the clean fit's filter with the noisy fit's noise ratio, near the truth."""
+    y = note(osc_type="square", filter_type="bandpass", filter_cutoff=283.0, filter_res=1.8, osc_freq=197.0, osc_vol=0.6, noise_vol=0.05)
+    (fits,) = fit_filters(y, SR, 197.0, [("square", "bandpass")])
+    noisy, clean, crossed = fits
+    assert crossed.cutoff_hz == clean.cutoff_hz and crossed.q == clean.q
+    assert crossed.noise_ratio == noisy.noise_ratio == pytest.approx(0.05 / 0.6, abs=0.03)
+    assert crossed.cutoff_hz == pytest.approx(283.0, rel=0.1)
 
 
 def test_as_patch_keeps_levels_in_range():
