@@ -346,6 +346,11 @@ TRANSPARENT_RATIO = {"lowpass": 8.0, "highpass": 1.0 / 8.0, "bandpass": 1.0}
 """Cutoff / f0 of a filter that leaves a single partial nearly untouched (a bandpass centred on it)."""
 
 
+def _cutoff_in_range(cutoff_hz: float, sr: int) -> float:
+    """``cutoff_hz`` clipped to :data:`CUTOFF_RANGE_HZ` and below 0.45·sr."""
+    return float(min(max(cutoff_hz, CUTOFF_RANGE_HZ[0]), min(CUTOFF_RANGE_HZ[1], 0.45 * sr)))
+
+
 def transparent_fit(osc_type: str, filter_type: str, f0_hz: float, sr: int) -> FilterFit:
     """The noise-free hypothesis for a note with one partial: a filter that lets it through.
 
@@ -355,8 +360,7 @@ def transparent_fit(osc_type: str, filter_type: str, f0_hz: float, sr: int) -> F
     of that combination that changes the partial least, with no noise, so
     every combination starts from a clean render of the note.
     """
-    cutoff_hz = min(max(f0_hz * TRANSPARENT_RATIO[filter_type], CUTOFF_RANGE_HZ[0]), min(CUTOFF_RANGE_HZ[1], 0.45 * sr))
-    return FilterFit(osc_type, filter_type, float(cutoff_hz), 0.707, 0.0, float("nan"))
+    return FilterFit(osc_type, filter_type, _cutoff_in_range(f0_hz * TRANSPARENT_RATIO[filter_type], sr), 0.707, 0.0, float("nan"))
 
 
 CROSSED_FIT = True
@@ -386,13 +390,12 @@ Q 6.5, ended at a gentle bandpass 3 octaves above it (distance 0.44, cma 0.07)."
 
 def resonant_fits(osc_type: str, filter_type: str, f0_hz: float, sr: int) -> list[FilterFit]:
     """The :data:`RESONANT_HYPOTHESES` of one combination for a note with one partial (noise-free; the search solves the gain)."""
-    top_hz = min(CUTOFF_RANGE_HZ[1], 0.45 * sr)
-    return [FilterFit(osc_type, filter_type, float(min(max(f0_hz * ratio, CUTOFF_RANGE_HZ[0]), top_hz)), float(q), 0.0, float("nan"))
+    return [FilterFit(osc_type, filter_type, _cutoff_in_range(f0_hz * ratio, sr), float(q), 0.0, float("nan"))
             for ratio, q in RESONANT_HYPOTHESES[filter_type]]
 
 
 def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tuple[str, str]], n_starts: Sequence[int] | None = None) -> list[list[FilterFit]]:
-    """Both hypotheses of :func:`fit_filter` for each (oscillator, filter) combination.
+    """The hypotheses of :func:`fit_filter` (and the seeds derived from them) for each (oscillator, filter) combination.
 
     ``n_starts`` gives each combination's number of least-squares refinements (3 each by default).
 
@@ -411,12 +414,13 @@ def fit_filters(audio: np.ndarray, sr: int, f0_hz: float | None, combos: list[tu
         if osc_type not in cache:
             cache[osc_type] = spectrum_observations(audio, sr, f0_hz, _harmonics(osc_type, sr, f0_hz)[0])
         obs = cache[osc_type]
-        fits = [fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=True, n_starts=starts)]
+        noisy = fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=True, n_starts=starts)
+        fits = [noisy]
         if obs.harm_db.size >= 2:
             clean = fit_filter(audio, sr, f0_hz, osc_type, filter_type, obs=obs, noise=False, n_starts=starts)
             fits.append(clean)
-            if CROSSED_FIT and np.isfinite(fits[0].noise_ratio) and fits[0].noise_ratio > 0:
-                fits.append(replace(clean, noise_ratio=fits[0].noise_ratio))
+            if CROSSED_FIT and np.isfinite(noisy.noise_ratio) and noisy.noise_ratio > 0:
+                fits.append(replace(clean, noise_ratio=noisy.noise_ratio))
         elif f0_hz and obs.harm_db.size == 1:
             fits += [transparent_fit(osc_type, filter_type, f0_hz, sr), *resonant_fits(osc_type, filter_type, f0_hz, sr)]
         out.append(fits)
