@@ -375,9 +375,9 @@ one 0.31, each with its gain solved as the search does."""
 
 
 RESONANT_HYPOTHESES: dict[str, tuple[tuple[float, float], ...]] = {
-    "lowpass": ((0.7, 6.0), (1.4, 6.0)),
-    "highpass": ((0.7, 6.0), (1.4, 6.0)),
-    "bandpass": ((0.5, 6.0), (2.0, 6.0)),
+    "lowpass": ((0.7, 6.0), (1.0, 3.0), (1.4, 6.0), (2.0, 6.0)),
+    "highpass": ((0.7, 6.0), (1.0, 3.0), (1.4, 6.0), (2.0, 6.0)),
+    "bandpass": ((0.5, 6.0), (0.7, 6.0), (1.4, 6.0), (2.0, 6.0)),
 }
 """(cutoff / f0, Q) of the resonant filters also seeded for a note with one partial.
 
@@ -385,7 +385,13 @@ A single line says nothing about the filter in the steady state, but a
 resonant filter rings at its cutoff on the note's onset and release, which the
 fitness hears.  From the transparent seed alone the search settles in the broad
 basin of gentle filters: on suite 101 a sine through a bandpass at 1.8 x f0,
-Q 6.5, ended at a gentle bandpass 3 octaves above it (distance 0.44, cma 0.07)."""
+Q 6.5, ended at a gentle bandpass 3 octaves above it (distance 0.44, cma 0.07).
+The well around a resonance is narrow (about its bandwidth, f / Q), so each
+type gets four hypotheses between 0.5 and 2 x f0 (the bandpass none at f0,
+where its transparent seed sits): with only 0.5 and
+2 x f0 for the bandpass (0.7 and 1.4 for the others) that note ended in a
+resonant lowpass at 0.17, and suite 103's sine through a bandpass at 1.27 x f0,
+Q 5.3, at 0.16 (cma 0.009); with these, 0.0001 both."""
 
 
 def resonant_fits(osc_type: str, filter_type: str, f0_hz: float, sr: int) -> list[FilterFit]:
