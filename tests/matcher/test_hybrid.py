@@ -172,3 +172,16 @@ def test_hybrid_on_a_voice_is_reproducible(voice_target):
     a = run_hybrid(audio, MatchConfig(optimizer="hybrid", budget=40, seed=3, sr=22050, voice=voice))
     b = run_hybrid(audio, MatchConfig(optimizer="hybrid", budget=40, seed=3, sr=22050, voice=voice))
     assert a.patch == b.patch and a.loss == b.loss
+
+
+def test_a_sine_through_a_narrow_bandpass_ends_in_the_bandpass_well():
+    """A lone partial through a bandpass at 1.8 x f0, Q 6.5: only its ringing tells the filter.
+
+    With two resonant hypotheses per type (0.5 and 2 x f0) the hybrid ended in a resonant
+    lowpass at 0.169 on this note (suite 101's first); with four it finds the bandpass.
+    """
+    target = in_domain_suite(1, seed=101, sr=22050)[0]
+    assert (target.true_patch["osc_type"], target.true_patch["filter_type"]) == ("sine", "bandpass")
+    result = run_hybrid(target.audio, MatchConfig(optimizer="hybrid", budget=900, seed=0, jobs=1, sr=22050))
+    assert result.patch["filter_type"] == "bandpass"
+    assert result.loss < 0.1
