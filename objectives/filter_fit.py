@@ -36,6 +36,12 @@ __all__ = ["FilterFit", "biquad_power", "fit_filter", "fit_filters", "spectrum_o
 CUTOFF_RANGE_HZ = (40.0, 10000.0)
 """Search range of the cutoff (the subtractive voice's range)."""
 
+
+def _max_cutoff_hz(sr: int) -> float:
+    """Highest cutoff fitted or seeded at rate ``sr`` in Hz: the voice's range, and below 0.45·sr."""
+    return min(CUTOFF_RANGE_HZ[1], 0.45 * sr)
+
+
 Q_RANGE = (0.5, 12.0)
 """Search range of the resonance (the subtractive voice's range)."""
 
@@ -298,7 +304,7 @@ def fit_filter(
         obs = spectrum_observations(audio, sr, f0_hz, ks)
     coef_by_k = {int(k): amps[k - 1] ** 2 / 2 for k in ks}
     line_coef = np.array([coef_by_k[int(round(h / f0_hz))] for h in obs.harm_hz]) if obs.harm_hz.size else np.zeros(0)
-    hi_cut = min(CUTOFF_RANGE_HZ[1], 0.45 * sr)
+    hi_cut = _max_cutoff_hz(sr)
     cut_grid = np.geomspace(CUTOFF_RANGE_HZ[0], hi_cut, 72)
     q_grid = np.geomspace(*Q_RANGE, 14)
     cc, qq = (g.ravel()[:, None] for g in np.meshgrid(cut_grid, q_grid, indexing="ij"))
@@ -348,7 +354,7 @@ TRANSPARENT_RATIO = {"lowpass": 8.0, "highpass": 1.0 / 8.0, "bandpass": 1.0}
 
 def _cutoff_in_range(cutoff_hz: float, sr: int) -> float:
     """``cutoff_hz`` clipped to :data:`CUTOFF_RANGE_HZ` and below 0.45·sr."""
-    return float(min(max(cutoff_hz, CUTOFF_RANGE_HZ[0]), min(CUTOFF_RANGE_HZ[1], 0.45 * sr)))
+    return float(min(max(cutoff_hz, CUTOFF_RANGE_HZ[0]), _max_cutoff_hz(sr)))
 
 
 def transparent_fit(osc_type: str, filter_type: str, f0_hz: float, sr: int) -> FilterFit:
