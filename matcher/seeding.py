@@ -164,7 +164,8 @@ class SeedRun:
         t0 = time.perf_counter()
         adsr_fit = self.adsr_fit = fit_adsr(audio, sr, len(audio) / sr, f0_hz)
         # Full refinement for the predicted combinations, one least-squares start for the others.
-        fits = fit_filters(audio, sr, f0_hz, list(combos), n_starts=[3 if tuple(c) in predicted else 1 for c in combos])
+        envelope = adsr_fit.curve(len(audio), sr)
+        fits = fit_filters(audio, sr, f0_hz, list(combos), n_starts=[3 if tuple(c) in predicted else 1 for c in combos], envelope=envelope)
         self.info["fit_ms"] = 1000 * (time.perf_counter() - t0)
         self.info["filter_fits"] = [[f.__dict__ for f in combo_fits] for combo_fits in fits]
         self.info["adsr_fit"] = adsr_fit.__dict__

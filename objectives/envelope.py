@@ -38,6 +38,10 @@ class AdsrFit:
         """The fit under the subtractive voice's parameter names."""
         return {"env_attack": self.attack_s, "env_decay": self.decay_s, "env_sustain": self.sustain, "env_release": self.release_s}
 
+    def curve(self, n_samples: int, sr: int) -> np.ndarray:
+        """The fitted envelope at every sample of a note of ``n_samples`` at ``sr`` Hz, shape (n_samples,), peak 1."""
+        return adsr_curve(np.arange(n_samples) / sr, self.attack_s, self.decay_s, self.sustain, self.release_s, n_samples / sr)
+
 
 def adsr_curve(t_s: np.ndarray, attack_s: float, decay_s: float, sustain: float, release_s: float, duree_s: float) -> np.ndarray:
     """Pyo ``Adsr`` with ``dur=duree_s``: linear attack to 1, decay to ``sustain``, release ending at ``duree_s``.
